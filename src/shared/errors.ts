@@ -1,0 +1,58 @@
+/**
+ * One error class for both halves, with a stable `code` (as ws's `WS_ERR_*`), and, for failures that cross the
+ * wire, the HTTP `status` and websocket `closeCode` they map to. The table below is the only place they are paired.
+ */
+import { CLOSE_CODES, STATUS } from './protocol.js';
+
+export const ERROR_CODES = {
+  /** Options rejected at creation. */
+  HS_ERR_INVALID_OPTIONS: { status: undefined, closeCode: undefined },
+  /** Secret missing, or weak / a well-known default in production. */
+  HS_ERR_WEAK_SECRET: { status: undefined, closeCode: undefined },
+  /** Token malformed, forged, expired, signed with an unknown secret, or naming a session that is gone. */
+  HS_ERR_INVALID_TOKEN: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /** Neither a valid token nor a session cookie on a request that needs one (websocket upgrade). */
+  HS_ERR_NO_CREDENTIALS: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /** Origin not in allowedOrigins. */
+  HS_ERR_FORBIDDEN_ORIGIN: { status: STATUS.forbidden, closeCode: undefined },
+  /** The session store failed: never turned into a silent new session. */
+  HS_ERR_STORE: { status: STATUS.internalError, closeCode: CLOSE_CODES.internalError },
+  /** The session store is disconnected (e.g. Redis down). */
+  HS_ERR_STORE_UNAVAILABLE: { status: STATUS.serviceUnavailable, closeCode: CLOSE_CODES.internalError },
+  /** update(fn) could not apply after its retries (constant contention). */
+  HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
+  /** Session expired and could not be renewed (client). */
+  HS_ERR_EXPIRED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /** The token endpoint or network failed (client). */
+  HS_ERR_NETWORK: { status: undefined, closeCode: undefined },
+  /** A storage backend failed (client); carried by `storage` / `error` events, never thrown into the app. */
+  HS_ERR_STORAGE: { status: undefined, closeCode: undefined },
+  /** An RPC call failed or timed out (client / facade). */
+  HS_ERR_RPC: { status: undefined, closeCode: undefined },
+  HS_ERR_RPC_TIMEOUT: { status: undefined, closeCode: undefined },
+} as const satisfies Record<string, { status: number | undefined; closeCode: number | undefined }>;
+
+export type HybridSessionErrorCode = keyof typeof ERROR_CODES;
+
+export class HybridSessionError extends Error {
+  override name = 'HybridSessionError';
+  readonly code: HybridSessionErrorCode;
+  readonly status: number | undefined;
+  readonly closeCode: number | undefined;
+
+  constructor(code: HybridSessionErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options?.status ?? ERROR_CODES[code].status;
+    this.closeCode = ERROR_CODES[code].closeCode;
+  }
+}
+
+/** Matches on name and code as well as instanceof, so it works across realms and duplicate bundles (as ky's guards). */
+export function isHybridSessionError(error: unknown): error is HybridSessionError {
+  return (
+    error instanceof HybridSessionError ||
+    (typeof error === 'object' && error !== null && (error as Error).name === 'HybridSessionError' &&
+      typeof (error as HybridSessionError).code === 'string')
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * The wire protocol: the one table both halves import (as socket.io's parser is shared by its client and
+ * server). Nothing here may use DOM or Node APIs.
+ */
+
+/** The subprotocol the server selects; the bearer subprotocol is never echoed back. */
+export const SUBPROTOCOL = 'hybrid-session';
+/** Offered next to SUBPROTOCOL as `hybrid-session.bearer.<token>`: the only header a browser lets a websocket set. */
+export const BEARER_PREFIX = 'hybrid-session.bearer.';
+
+export const TOKEN_PATH = '/session/token';
+/** Tokens must fit a Sec-WebSocket-Protocol value and a header without surprising any proxy. */
+export const TOKEN_MAX_LENGTH = 512;
+/** base64url characters and dots only: a valid RFC 6455 subprotocol token and a valid RFC 6750 b64token. */
+export const TOKEN_CHARSET = /^[A-Za-z0-9_.-]+$/;
+/** First segment of every token; bump when the layout changes so old servers refuse new tokens cleanly. */
+export const TOKEN_VERSION = 'v1';
+
+export const HEADERS = {
+  authorization: 'Authorization',
+  /** Carries a fresh token on any response: after regenerate(), or when the presented one nears expiry. */
+  sessionToken: 'Session-Token',
+  wwwAuthenticate: 'WWW-Authenticate',
+} as const;
+
+/** RFC 6750 §3: what a 401 for a bad bearer says. */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+export const CLOSE_CODES = {
+  normal: 1000,
+  /** Store failure: a server error the client may retry, not a logout. */
+  internalError: 1011,
+  /** Token invalid / expired / revoked, or the session was destroyed or regenerated: renew, then reconnect. */
+  unauthorized: 4401,
+} as const;
+
+export const STATUS = {
+  unauthorized: 401,
+  forbidden: 403,
+  internalError: 500,
+  serviceUnavailable: 503,
+} as const;
+
+export type StorageHint = 'indexedDB' | 'localStorage' | 'memory';
+export const STORAGE_HINTS: readonly StorageHint[] = ['indexedDB', 'localStorage', 'memory'];
+
+/** Body of a 200 from POST tokenPath. */
+export interface TokenResponse {
+  token: string;
+  /** ms since epoch */
+  expiresAt: number;
+  storage: StorageHint;
+  created: boolean;
+}
+
+/** The query parameter read only when the server opts in with allowQueryToken (it leaks into logs). */
+export const QUERY_TOKEN_PARAM = 'session_token';
+
+/** JSON-RPC 2.0 error codes used by the SocketStream facade. */
+export const RPC_ERRORS = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  actionFailed: -32000,
+} as const;
+
+/** Cheap shape check both halves use before doing anything with a token. */
+export function isWellFormedToken(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= TOKEN_MAX_LENGTH && TOKEN_CHARSET.test(value);
+}
