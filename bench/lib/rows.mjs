@@ -1,0 +1,39 @@
+// Every row `npm run bench` must print, in order, with the script that produces it and its target (issue 8).
+// run.mjs prints a row that no script reported as "not run: <reason>", so a missing part never hides a row.
+// A new bench adds its rows here; a script may also report rows not listed (they are appended after these).
+
+const le = (value, unit = '×') => ({ op: '<=', value, text: `≤ ${value}${unit}` });
+const ge = (value, unit = '×') => ({ op: '>=', value, text: `≥ ${value}${unit}` });
+
+export const EXPECTED_ROWS = [
+  // Size (bench/size.mjs). Sizes are deterministic: one build each, no spread.
+  { id: 'size.umd', section: 'size', script: 'size.mjs', figure: 'UMD bundle as shipped (dist/hybrid-session.umd.min.js), min+gzip, dependencies included', target: { op: '<=', value: 6144, text: '≤ 6 KB, smaller than every anchor' } },
+  { id: 'size.ours', section: 'size', script: 'size.mjs', figure: 'hybrid-session `createSession`, built the anchors\' way' },
+  { id: 'size.socket.io-client', section: 'size', script: 'size.mjs', figure: 'socket.io-client `io`' },
+  { id: 'size.phoenix', section: 'size', script: 'size.mjs', figure: 'phoenix `Socket`' },
+  { id: 'size.supertokens-website', section: 'size', script: 'size.mjs', figure: 'supertokens-website (default export)' },
+  { id: 'size.auth0-spa-js', section: 'size', script: 'size.mjs', figure: '@auth0/auth0-spa-js `createAuth0Client`' },
+  { id: 'size.minimal', section: 'size', script: 'size.mjs', figure: 'ESM, minimal import (`createSession` only), idb-keyval-style' },
+  { id: 'size.full', section: 'size', script: 'size.mjs', figure: 'ESM, full import (`import *`), idb-keyval-style' },
+
+  // Server (Node, loopback).
+  { id: 'server.bearer-request', section: 'server', script: 'middleware.benchmark.mjs', figure: 'request resolved by bearer token, memory store', against: 'same route, plain express-session cookie, same process, same store', ratioMeaning: 'time ours / baseline', target: le(1.1) },
+  { id: 'server.token-verify', section: 'server', script: 'token.benchmark.mjs', figure: 'token verify (parse + MAC)', against: 'raw crypto HMAC-SHA256 + timingSafeEqual of the same bytes', ratioMeaning: 'time ours / baseline', target: le(1.5) },
+  { id: 'server.forged-rejection', section: 'server', script: 'token.benchmark.mjs', figure: 'forged-token rejection (store calls counted)', against: 'a valid token\'s full resolution', ratioMeaning: 'times faster (baseline time / ours)', target: { op: '>=', value: 5, text: '≥ 5× faster, 0 store calls' } },
+  { id: 'server.ws-handshake', section: 'server', script: 'websocket.benchmark.mjs', figure: 'websocket handshakes/s with authentication (memory store)', against: 'same `ws` server, no authentication', ratioMeaning: 'rate ours / baseline', target: ge(0.85) },
+  { id: 'server.ws-handshake-redis', section: 'server', script: 'websocket.benchmark.mjs', figure: 'websocket handshakes/s with authentication, Redis store (connect-redis, real redis-server)', against: 'the same on the memory store', ratioMeaning: 'rate Redis / memory', target: null },
+  { id: 'server.bearer-request-redis', section: 'server', script: 'middleware.benchmark.mjs', figure: 'request resolved by bearer token, Redis store', against: 'the same on the memory store', ratioMeaning: 'time Redis / memory', target: null },
+  { id: 'server.memory', section: 'server', script: 'memory.benchmark.mjs', figure: 'memory: 100,000 sessions in the default store, then 1,000,000 forged-token requests', against: '—', target: { op: 'custom', text: 'bound holds; heap after ≈ before' } },
+
+  // Client (real Chromium through playwright-core, built files).
+  { id: 'client.fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` against a local server', against: 'plain `fetch` with the header added by hand', ratioMeaning: 'time ours / baseline', target: le(1.05) },
+  { id: 'client.ready-indexeddb', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, IndexedDB', against: 'bare idb-keyval `get`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
+  { id: 'client.ready-localstorage', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, localStorage', against: 'bare `localStorage.getItem`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
+  { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },
+
+  // Redis scale-out load check (issue 6), plugged in by bench/scale-out.mjs.
+  { id: 'scale-out.redis', section: 'scale-out', script: 'scale-out.mjs', figure: 'Redis scale-out: N processes × M websocket clients renewing and writing', against: '—', target: { op: 'custom', text: 'no write lost (rates reported)' } },
+];
+
+/** Scripts run.mjs runs, in this order; any other bench/*.benchmark.mjs found is run after them. */
+export const SCRIPTS = [...new Set(EXPECTED_ROWS.map((r) => r.script))];

@@ -1,0 +1,101 @@
+// bench/results/latest.svg, written by hand: the size row against its anchors, then every ratio against its
+// target. Plain SVG 1.1 text (no fonts, scripts or external references) so GitHub renders it inside README.md.
+import { fmt, fmtBytes } from './verdict.mjs';
+
+const W = 820;
+const LABEL_W = 300;
+const BAR_X = LABEL_W + 10;
+const BAR_W = 330;
+const ROW_H = 26;
+const COLORS = { ours: '#2f7ed8', anchor: '#9aa5b1', met: '#2e9e48', missed: '#d2382f', reported: '#7a8794', target: '#222' };
+
+const SHORT = {
+  'size.umd': 'hybrid-session UMD (as shipped)',
+  'size.ours': 'hybrid-session (anchors\' build)',
+  'size.socket.io-client': 'socket.io-client',
+  'size.phoenix': 'phoenix Socket',
+  'size.supertokens-website': 'supertokens-website',
+  'size.auth0-spa-js': '@auth0/auth0-spa-js',
+  'server.bearer-request': 'bearer request vs express-session cookie',
+  'server.token-verify': 'token verify vs raw HMAC + timingSafeEqual',
+  'server.forged-rejection': 'forged rejection: × faster than valid',
+  'server.ws-handshake': 'ws handshakes/s: auth vs none',
+  'server.ws-handshake-redis': 'ws handshakes/s: Redis vs memory',
+  'server.bearer-request-redis': 'bearer request: Redis vs memory',
+  'client.fetch': 'session.fetch vs fetch + header',
+  'client.ready-indexeddb': 'ready() vs idb-keyval get',
+  'client.ready-localstorage': 'ready() vs localStorage.getItem',
+};
+
+const x = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const text = (tx, ty, s, attrs = '') => `<text x="${tx}" y="${ty}" ${attrs}>${x(s)}</text>`;
+
+/** Rows must already have gone through decide(); meta: { date, cpu, node }. */
+export function renderSvg(rows, meta) {
+  const parts = [];
+  let y = 28;
+  parts.push(text(12, y, `hybrid-session — npm run bench`, 'font-size="16" font-weight="bold"'));
+  parts.push(text(W - 12, y, `${meta.date.slice(0, 10)} · ${meta.cpu} ×${meta.cores} · Node ${meta.node}`, 'font-size="11" text-anchor="end" fill="#555"'));
+  y += 30;
+
+  // Panel 1: size.
+  const sizes = rows.filter((r) => r.section === 'size' && r.size && (r.id === 'size.umd' || r.id === 'size.ours' || r.anchor));
+  if (sizes.length) {
+    parts.push(text(12, y, 'Bundle size, min+gzip (dependencies included; shorter is better)', 'font-size="13" font-weight="bold"'));
+    y += 12;
+    const limit = rows.find((r) => r.id === 'size.umd')?.target?.value ?? 6144;
+    const max = Math.max(limit, ...sizes.map((r) => r.size.gzip)) * 1.05;
+    const sx = (v) => BAR_X + (v / max) * BAR_W;
+    const top = y;
+    for (const r of sizes) {
+      const ours = !r.anchor;
+      parts.push(text(LABEL_W, y + 17, SHORT[r.id] ?? r.figure, 'font-size="12" text-anchor="end"'));
+      parts.push(`<rect x="${BAR_X}" y="${y + 5}" width="${Math.max(1, sx(r.size.gzip) - BAR_X).toFixed(1)}" height="${ROW_H - 10}" fill="${ours ? COLORS.ours : COLORS.anchor}"/>`);
+      parts.push(text(sx(r.size.gzip) + 6, y + 17, fmtBytes(r.size.gzip), 'font-size="11"'));
+      y += ROW_H;
+    }
+    parts.push(`<line x1="${sx(limit).toFixed(1)}" y1="${top}" x2="${sx(limit).toFixed(1)}" y2="${y}" stroke="${COLORS.target}" stroke-dasharray="4 3"/>`);
+    parts.push(text(sx(limit), y + 12, `target ${fmtBytes(limit)}`, 'font-size="10" text-anchor="middle"'));
+    y += 34;
+  }
+
+  // Panel 2: ratios, each on its own axis from 0 (the numbers differ by orders of magnitude).
+  const perf = rows.filter((r) => r.section !== 'size');
+  if (perf.length) {
+    parts.push(text(12, y, 'Ratios, median with min–max whisker; dashed line = target (green met, red missed, grey reported)', 'font-size="13" font-weight="bold"'));
+    y += 12;
+    for (const r of perf) {
+      const label = SHORT[r.id] ?? r.figure.replace(/`/g, '');
+      parts.push(text(LABEL_W, y + 17, label.length > 48 ? label.slice(0, 46) + '…' : label, 'font-size="12" text-anchor="end"'));
+      if (r.notRun || !r.ratio) {
+        const msg = r.notRun ? `not run: ${r.notRun}` : `${r.display?.ours ?? ''}  ${r.target ? `(target ${r.target.text})` : ''}  ${r.met === true ? '✓ met' : r.met === false ? '✗ missed' : ''}`;
+        const color = r.notRun ? '#999' : r.met === false ? COLORS.missed : r.met === true ? COLORS.met : '#333';
+        parts.push(text(BAR_X, y + 17, msg.length > 85 ? msg.slice(0, 83) + '…' : msg, `font-size="11" fill="${color}"`));
+        y += ROW_H;
+        continue;
+      }
+      const t = r.target && (r.target.op === '<=' || r.target.op === '>=') ? r.target.value : null;
+      const max = Math.max(r.ratio.max, t ?? 0, 1) * 1.15;
+      const sx = (v) => BAR_X + (Math.max(0, v) / max) * BAR_W;
+      const color = r.met === true ? COLORS.met : r.met === false ? COLORS.missed : COLORS.reported;
+      parts.push(`<line x1="${BAR_X}" y1="${y + 3}" x2="${BAR_X}" y2="${y + ROW_H - 3}" stroke="#bbb"/>`);
+      parts.push(`<rect x="${BAR_X}" y="${y + 7}" width="${Math.max(1, sx(r.ratio.median) - BAR_X).toFixed(1)}" height="${ROW_H - 14}" fill="${color}"/>`);
+      parts.push(`<line x1="${sx(r.ratio.min).toFixed(1)}" y1="${y + ROW_H / 2}" x2="${sx(r.ratio.max).toFixed(1)}" y2="${y + ROW_H / 2}" stroke="#333"/>`);
+      for (const v of [r.ratio.min, r.ratio.max]) parts.push(`<line x1="${sx(v).toFixed(1)}" y1="${y + 8}" x2="${sx(v).toFixed(1)}" y2="${y + ROW_H - 8}" stroke="#333"/>`);
+      if (t !== null) parts.push(`<line x1="${sx(t).toFixed(1)}" y1="${y + 2}" x2="${sx(t).toFixed(1)}" y2="${y + ROW_H - 2}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="3 2"/>`);
+      const right = `${fmt(r.ratio.median)}×${r.target ? `  (target ${r.target.text})` : '  (reported)'}`;
+      parts.push(text(BAR_X + BAR_W + 12, y + 17, right, `font-size="11" fill="${r.met === false ? COLORS.missed : '#222'}"`));
+      y += ROW_H;
+    }
+    y += 10;
+  }
+
+  const H = y + 8;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
