@@ -1,0 +1,281 @@
+#!/usr/bin/env node
+/**
+ * The hybrid-session demo: ONE API server (Express 5 + `ws` + hybrid-session/server) and two front-ends.
+ *
+ * - spa:    bundled from `import { createSession } from 'hybrid-session'`, served by the API server itself
+ *           (same origin: the httpOnly cookie and the token both reach the API);
+ * - hybrid: a PhoneGap-style `www/` folder (index.html + app.js + css + hybrid-session.umd.min.js by <script>),
+ *           served by a second static server on another SITE (http://localhost:… against the API on
+ *           http://127.0.0.1:…), so no cookie reaches the API; it also opens from file:// (origin "null").
+ *
+ * `npm run demo` runs this file; the end-to-end tests import startDemo() and run it on free ports.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import express from 'express';
+import { WebSocketServer } from 'ws';
+// The package's own name, resolved through its exports map (package self-reference): exactly what an app writes.
+import { hybridSession } from 'hybrid-session/server';
+import { buildFrontEnds } from './build.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+
+// One random secret per process: tokens survive a restart of the API server inside this process (the tests
+// restart it), and nobody copies a well-known demo secret into production. SESSION_SECRET overrides it.
+const processSecret = process.env.SESSION_SECRET || randomBytes(32).toString('base64url');
+
+/** A short, one-way fingerprint of the session id: shows the id rotating at sign-in without showing the id. */
+const fingerprint = (sessionID) => createHash('sha256').update(String(sessionID)).digest('hex').slice(0, 8);
+
+/** What both front-ends render, from HTTP responses and websocket pushes alike. */
+function view(sessionID, data) {
+  return { sid: fingerprint(sessionID), user: data?.user ?? null, count: data?.count ?? 0 };
+}
+
+async function makeStore({ store, redisUrl }) {
+  if (store && typeof store === 'object') return { store, kind: 'custom', close: async () => {} };
+  const url = store === 'memory' ? undefined : redisUrl;
+  if (store === 'redis' && !url) throw new Error('startDemo: store "redis" needs redisUrl (or REDIS_URL)');
+  if (!url) return { store: undefined, kind: 'memory', close: async () => {} };
+  // connect-redis 9 speaks node-redis (ioredis fails silently with it).
+  const [{ createClient }, { RedisStore }] = await Promise.all([import('redis'), import('connect-redis')]);
+  const client = createClient({ url });
+  // Without a listener node-redis throws on a lost connection; it reconnects by itself, so only report it.
+  client.on('error', (err) => console.warn(`redis: ${err.message}`));
+  await client.connect();
+  return {
+    store: new RedisStore({ client, prefix: 'hs-demo:' }),
+    kind: `redis (${url})`,
+    close: async () => {
+      if (!client.isOpen) return;
+      // node-redis 5+ names it close(); quit() is the older spelling.
+      if (typeof client.close === 'function') await client.close();
+      else await client.quit();
+    },
+  };
+}
+
+function listenOn(server, port, host) {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolvePort(server.address().port);
+    });
+  });
+}
+
+function closeServer(server) {
+  return new Promise((resolveClose) => {
+    if (!server.listening) return resolveClose();
+    server.closeAllConnections?.();
+    server.close(() => resolveClose());
+  });
+}
+
+/**
+ * Start the demo. Ports 0 pick free ones. Returns the URLs and close().
+ *
+ * @param {object} [options]
+ * @param {number} [options.port=8080]        API server (and the SPA), on http://127.0.0.1
+ * @param {number} [options.staticPort=8081]  the hybrid app's static server, on http://localhost (another site)
+ * @param {'memory'|'redis'|import('express-session').Store} [options.store]  default: Redis when redisUrl is set, else memory
+ * @param {string} [options.redisUrl=process.env.REDIS_URL]
+ * @param {number} [options.maxAge]           session (and token) lifetime in ms; hybrid-session's default otherwise
+ * @param {string} [options.secret]           default: SESSION_SECRET, else random per process
+ * @param {string} [options.outDir]           where the front-ends are built; default demo/build
+ * @param {boolean} [options.quiet=false]     no banner
+ */
+export async function startDemo(options = {}) {
+  const {
+    port = 8080,
+    staticPort = 8081,
+    redisUrl = process.env.REDIS_URL,
+    maxAge,
+    secret = processSecret,
+    outDir = join(here, 'build'),
+    quiet = false,
+  } = options;
+  const host = '127.0.0.1';
+
+  for (const file of ['dist/hybrid-session.umd.min.js', 'dist/client/index.js', 'dist/server/index.js']) {
+    if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first (npm run demo does).`);
+  }
+
+  const apiServer = createServer();
+  const staticServer = createServer();
+  const stored = await makeStore({ store: options.store, redisUrl });
+  let wss;
+  try {
+    const apiPort = await listenOn(apiServer, port, host);
+    const hybridPort = await listenOn(staticServer, staticPort, host);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    // localhost and 127.0.0.1 are different sites: a cookie set by the API never rides along with this page's requests.
+    const hybridOrigin = `http://localhost:${hybridPort}`;
+
+    const dirs = await buildFrontEnds({ outDir, apiUrl });
+
+    const hs = hybridSession({
+      secret,
+      store: stored.store,
+      ...(maxAge === undefined ? {} : { maxAge }),
+      // The hybrid app's origin, and "null" for the same app opened from file:// — listed on purpose: a real app
+      // should list its webview's origin (capacitor://localhost, http://localhost) rather than "null" if it can.
+      allowedOrigins: [hybridOrigin, 'null'],
+    });
+
+    /** Every open socket per session id, to push a new count to all views of that session. */
+    const socketsBySession = new Map();
+    const push = (sessionID, message) => {
+      const text = JSON.stringify(message);
+      for (const socket of socketsBySession.get(sessionID) ?? []) if (socket.readyState === socket.OPEN) socket.send(text);
+    };
+
+    const app = express();
+    app.disable('x-powered-by');
+    // The SPA's files need no session: served before the middleware so loading them creates none.
+    app.use(express.static(dirs.spa, { cacheControl: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-store') }));
+    app.use(hs.middleware);
+    app.use(express.json({ limit: '2kb' }));
+
+    const saved = (session) => new Promise((ok, fail) => session.save((err) => (err ? fail(err) : ok())));
+
+    app.get('/api/me', (req, res) => {
+      res.json({
+        ...view(req.sessionID, req.session),
+        // What this very request carried, so each page can show whether a cookie reaches the API at all.
+        carried: { cookie: /(?:^|;\s*)connect\.sid=/.test(req.headers.cookie ?? ''), token: /^bearer\s/i.test(req.headers.authorization ?? '') },
+        sessionExpiresAt: req.session.cookie?.expires ? new Date(req.session.cookie.expires).getTime() : null,
+      });
+    });
+
+    app.post('/api/login', async (req, res) => {
+      const name = String(req.body?.name ?? '').trim().slice(0, 40);
+      if (!name) return res.status(400).json({ error: 'a name is needed' });
+      // A new session id at sign-in (session fixation): the shim answers with the new token in Session-Token and
+      // closes the old id's sockets with 4401, so every view moves to the new session.
+      await new Promise((ok, fail) => req.session.regenerate((err) => (err ? fail(err) : ok())));
+      req.session.user = name;
+      req.session.count = 0;
+      await saved(req.session);
+      res.json(view(req.sessionID, req.session));
+    });
+
+    app.post('/api/count', async (req, res) => {
+      const data = await req.session.update((s) => {
+        s.count = (s.count ?? 0) + 1;
+      });
+      const state = view(req.sessionID, data);
+      push(req.sessionID, { type: 'count', count: state.count, via: 'http' });
+      res.json(state);
+    });
+
+    app.use((err, req, res, _next) => {
+      const status = Number(err?.status) >= 400 ? Number(err.status) : 500;
+      if (status >= 500) console.error(err);
+      res.status(status).json({ error: err?.message ?? 'error', code: err?.code });
+    });
+
+    apiServer.on('request', app);
+
+    wss = new WebSocketServer({ noServer: true });
+    hs.attach(apiServer, wss);
+    wss.on('connection', async (socket) => {
+      const handle = hs.sessionOf(socket);
+      let sessionID;
+      socket.on('close', () => socketsBySession.get(sessionID)?.delete(socket));
+      socket.on('error', () => {});
+      try {
+        const session = await handle.load();
+        sessionID = session.id;
+        if (socket.readyState !== socket.OPEN) return;
+        if (!socketsBySession.has(sessionID)) socketsBySession.set(sessionID, new Set());
+        socketsBySession.get(sessionID).add(socket);
+        socket.send(JSON.stringify({ type: 'state', ...view(sessionID, session) }));
+      } catch (err) {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));
+        return;
+      }
+      socket.on('message', async (raw) => {
+        if (String(raw) !== 'inc') return;
+        try {
+          const data = await handle.update((s) => {
+            s.count = (s.count ?? 0) + 1;
+          });
+          push(sessionID, { type: 'count', count: data.count ?? 0, via: 'websocket' });
+        } catch (err) {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));
+        }
+      });
+    });
+
+    const hybridStatic = express();
+    hybridStatic.disable('x-powered-by');
+    hybridStatic.use(express.static(dirs.hybrid, { cacheControl: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-store') }));
+    staticServer.on('request', hybridStatic);
+
+    const urls = {
+      apiUrl,
+      spaUrl: `${apiUrl}/`,
+      hybridUrl: `${hybridOrigin}/`,
+      fileUrl: `${pathToFileURL(join(dirs.hybrid, 'index.html')).href}?api=${encodeURIComponent(apiUrl)}`,
+      store: stored.kind,
+    };
+
+    if (!quiet) {
+      console.log(
+        [
+          '',
+          '  hybrid-session demo',
+          '',
+          `  API + SPA (same origin, cookie and token):   ${urls.spaUrl}`,
+          `  hybrid app (other site, token only):        ${urls.hybridUrl}`,
+          `  hybrid app from file:// (origin "null"):    ${urls.fileUrl}`,
+          '',
+          `  session store: ${stored.kind}${redisUrl ? '' : '   (set REDIS_URL=redis://… for Redis)'}`,
+          '  Ctrl-C to stop',
+          '',
+        ].join('\n'),
+      );
+    }
+
+    let closing;
+    const close = () =>
+      (closing ??= (async () => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        await Promise.all([closeServer(apiServer), closeServer(staticServer)]);
+        await hs.close?.();
+        await stored.close();
+      })());
+
+    // For the end-to-end tests: how many websockets the server holds open right now.
+    const openSockets = () => wss.clients.size;
+    return { ...urls, openSockets, close };
+  } catch (err) {
+    wss?.close();
+    await Promise.all([closeServer(apiServer), closeServer(staticServer)]);
+    await stored.close();
+    throw err;
+  }
+}
+
+// Run only when executed directly (`node demo/server.mjs`), not when the tests import it.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const env = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+  const demo = await startDemo({ port: env('PORT', 8080), staticPort: env('STATIC_PORT', 8081) });
+  let stopping = false;
+  const stop = async (signal) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n  ${signal}: stopping…`);
+    await demo.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,291 @@
+/*
+ * The demo's user interface, shared by both front-ends. A classic script (no import/export) because the hybrid app
+ * loads it with a <script> tag, also from file://, where module scripts are refused. It defines window.DemoUI;
+ * each page passes in its own createSession: window.HybridSession's (script tag) or the bundled import (SPA).
+ *
+ * Everything a person sees is derived from three sources: the hybrid-session client (token, storage, events),
+ * the API's answers over HTTP, and the server's pushes over the websocket.
+ */
+(function (global) {
+  'use strict';
+
+  var TEMPLATE = [
+    '<div class="notice" id="notice"></div>',
+    '<section class="card">',
+    '  <h2>Who</h2>',
+    '  <div class="who" id="user" data-signed-in="false">…</div>',
+    '  <div class="row"><span>Session</span><span class="mono" id="sid" title="first 8 hex of sha256(session id)">…</span></div>',
+    '  <form id="login" autocomplete="off"><input id="name" name="name" placeholder="Your name" maxlength="40" required>',
+    '    <button class="primary" id="sign-in" type="submit">Sign in</button></form>',
+    '  <div class="buttons"><button id="sign-out" type="button">Sign out</button></div>',
+    '</section>',
+    '<section class="card">',
+    '  <h2>Counter in the session</h2>',
+    '  <div class="count" id="count">–</div>',
+    '  <div class="count-via" id="count-via"></div>',
+    '  <div class="buttons" style="justify-content:center">',
+    '    <button id="inc-http" type="button">+1 over HTTP</button>',
+    '    <button id="inc-ws" type="button">+1 over websocket</button>',
+    '  </div>',
+    '</section>',
+    '<section class="card">',
+    '  <h2>Credentials</h2>',
+    '  <div class="row"><span>Token kept in</span><span class="mono" id="storage">…</span></div>',
+    '  <div class="row"><span>Token expires</span><span id="expires">…</span></div>',
+    '  <div class="row"><span>Cookie reaches the API</span><span id="cookie">…</span></div>',
+    '  <div class="row"><span>Websocket</span><span class="pill" id="ws-state" data-state="connecting">connecting</span></div>',
+    '  <div class="buttons"><button id="forget" type="button">Forget token</button></div>',
+    '</section>',
+    '<section class="card">',
+    '  <h2>Events</h2>',
+    '  <ol class="log" id="log"></ol>',
+    '</section>',
+  ].join('\n');
+
+  function mount(options) {
+    var createSession = options.createSession;
+    var apiUrl = options.apiUrl;
+    var root = options.root;
+    var kind = options.kind; // 'hybrid' | 'spa'
+    root.innerHTML = TEMPLATE;
+    var $ = function (id) { return root.querySelector('#' + id); };
+
+    var state = { user: null, sid: null, count: null, via: '', ws: 'connecting', cookie: null, stopped: false };
+    var socket = null;
+    var session;
+
+    function log(text) {
+      var li = document.createElement('li');
+      var time = document.createElement('time');
+      time.textContent = new Date().toLocaleTimeString();
+      li.appendChild(time);
+      li.appendChild(document.createTextNode(text));
+      var list = $('log');
+      list.insertBefore(li, list.firstChild);
+      while (list.children.length > 30) list.removeChild(list.lastChild);
+    }
+
+    function notice(text, level) {
+      $('notice').textContent = text || '';
+      $('notice').setAttribute('data-kind', level || 'info');
+    }
+
+    function relative(ms) {
+      var s = Math.round(ms / 1000);
+      if (s <= 0) return 'now';
+      if (s < 90) return 'in ' + s + ' s';
+      if (s < 90 * 60) return 'in ' + Math.round(s / 60) + ' min';
+      if (s < 36 * 3600) return 'in ' + Math.round(s / 3600) + ' h';
+      return 'in ' + Math.round(s / 86400) + ' days';
+    }
+
+    function tokenExpiry() {
+      return session && typeof session.expiresAt === 'number' ? session.expiresAt : null;
+    }
+
+    function render() {
+      var signedIn = !!state.user;
+      $('user').textContent = state.stopped ? 'Signed out' : signedIn ? 'Signed in as ' + state.user : 'Not signed in';
+      $('user').setAttribute('data-signed-in', String(signedIn));
+      $('sid').textContent = state.sid || '–';
+      $('count').textContent = state.count == null ? '–' : String(state.count);
+      $('count-via').textContent = state.via;
+      $('storage').textContent = session && session.token ? session.storage : state.stopped ? '(no token)' : session ? session.storage : '…';
+      var exp = tokenExpiry();
+      $('expires').textContent = exp && session.token ? new Date(exp).toLocaleString() + ' (' + relative(exp - Date.now()) + ')' : '–';
+      $('cookie').textContent = state.cookie == null ? '–' : state.cookie ? 'yes (httpOnly, same origin)' : 'no (token only)';
+      $('cookie').className = state.cookie ? 'yes' : 'no';
+      $('ws-state').textContent = state.ws;
+      $('ws-state').setAttribute('data-state', state.ws);
+      $('sign-out').disabled = state.stopped;
+      document.body.setAttribute('data-ws-state', state.ws);
+    }
+
+    function show(view) {
+      if ('user' in view) state.user = view.user;
+      if ('sid' in view) state.sid = view.sid;
+      if ('count' in view) state.count = view.count;
+      render();
+    }
+
+    async function api(path, init) {
+      var res = await session.fetch(path, init);
+      var body = await res.json().catch(function () { return {}; });
+      if (!res.ok) throw new Error(body.error || 'HTTP ' + res.status);
+      return body;
+    }
+
+    async function refresh() {
+      var me = await api('/api/me');
+      state.cookie = me.carried ? me.carried.cookie : null;
+      show(me);
+    }
+
+    function connect() {
+      if (socket) return;
+      state.ws = 'connecting';
+      socket = session.websocket('/ws');
+      var mine = socket;
+      socket.addEventListener('open', function () {
+        if (socket !== mine) return;
+        state.ws = 'connected';
+        render();
+      });
+      socket.addEventListener('close', function (event) {
+        if (socket !== mine) return;
+        // 4401: the token no longer names a live session (signed in elsewhere, rotated, expired, destroyed):
+        // the client renews before its next attempt. Anything else is the network or the server going away.
+        state.ws = event.code === 4401 ? 'renewing' : 'reconnecting';
+        render();
+      });
+      socket.addEventListener('message', function (event) {
+        if (socket !== mine) return;
+        var msg;
+        try { msg = JSON.parse(event.data); } catch (e) { return; }
+        if (msg.type === 'state') show(msg);
+        else if (msg.type === 'count') {
+          state.via = 'last change: over ' + msg.via;
+          show({ count: msg.count });
+        } else if (msg.type === 'error') log('websocket: ' + msg.message);
+      });
+      render();
+    }
+
+    function disconnect(wsState) {
+      if (socket) {
+        var closing = socket;
+        socket = null;
+        closing.close(1000, 'bye');
+      }
+      state.ws = wsState;
+    }
+
+    async function start() {
+      state.stopped = false;
+      await session.ready();
+      await refresh();
+      connect();
+    }
+
+    /** After a sign-out the page holds no session; the next action starts a fresh (anonymous) one. */
+    async function ensureStarted() {
+      if (state.stopped) await start();
+    }
+
+    function signedOut(reason) {
+      state.stopped = true;
+      state.user = null;
+      state.sid = null;
+      state.count = null;
+      state.via = '';
+      disconnect('closed');
+      notice(reason);
+      render();
+    }
+
+    function guard(fn) {
+      return function (event) {
+        if (event) event.preventDefault();
+        Promise.resolve()
+          .then(fn)
+          .catch(function (err) {
+            log('failed: ' + (err && err.message ? err.message : String(err)));
+            notice('That did not work: ' + (err && err.message ? err.message : String(err)), 'warn');
+          });
+      };
+    }
+
+    $('login').addEventListener('submit', guard(async function () {
+      var name = $('name').value.trim();
+      if (!name) return;
+      await ensureStarted();
+      var before = state.sid;
+      var view = await api('/api/login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: name }),
+      });
+      $('name').value = '';
+      notice('');
+      state.via = '';
+      show(view);
+      log('signed in as ' + view.user + ': session ' + (before || '–') + ' → ' + view.sid + ', new token');
+      connect();
+    }));
+
+    $('sign-out').addEventListener('click', guard(async function () {
+      await session.logout();
+      signedOut('Signed out: the server destroyed the session and closed its websockets.');
+      log('signed out');
+    }));
+
+    $('inc-http').addEventListener('click', guard(async function () {
+      await ensureStarted();
+      var view = await api('/api/count', { method: 'POST' });
+      state.via = 'last change: over http';
+      show(view);
+    }));
+
+    $('inc-ws').addEventListener('click', guard(async function () {
+      await ensureStarted();
+      if (!socket || socket.readyState !== 1) throw new Error('the websocket is not connected yet');
+      socket.send('inc');
+    }));
+
+    $('forget').addEventListener('click', guard(async function () {
+      var before = state.sid;
+      await session.forget();
+      log('token deleted from ' + session.storage + ' and memory');
+      await session.ready();
+      await refresh();
+      if (state.sid === before) {
+        notice('Token forgotten: the httpOnly cookie recovered the same session, and a new token was issued.');
+        log('recovered session ' + state.sid + ' from the cookie');
+      } else {
+        notice('Token forgotten: no cookie reaches the API from this page, so this is a new session (' + state.sid + ').', 'warn');
+        log('no cookie: new session ' + state.sid);
+      }
+      disconnect('connecting');
+      connect();
+    }));
+
+    session = createSession({ url: apiUrl });
+    session.on('token', function () {
+      render();
+    });
+    session.on('expired', function () {
+      // The server no longer knows our session (expired, destroyed, or a memory store that restarted): the client
+      // already holds a token for a new one; show it, and say so.
+      state.ws = socket ? 'expired' : state.ws;
+      state.via = '';
+      notice('The session expired (or the server forgot it): a new session was started.', 'warn');
+      log('session expired: new session started');
+      refresh().catch(function (err) { log('refresh failed: ' + err.message); });
+    });
+    session.on('logout', function () {
+      if (!state.stopped) {
+        signedOut('Signed out in another tab: this tab\'s session is gone and its websocket closed.');
+        log('signed out (another tab)');
+      }
+    });
+    session.on('storage', function (event) {
+      log('token storage: ' + (event.from || '–') + ' → ' + event.to + (event.reason ? ' (' + event.reason + ')' : ''));
+      render();
+    });
+    session.on('error', function (err) {
+      log('client: ' + (err && err.message ? err.message : String(err)));
+    });
+
+    // Token expiry counts down on screen.
+    setInterval(render, 1000);
+    render();
+    log(kind === 'hybrid' ? 'page origin ' + location.origin + ', API ' + apiUrl : 'same origin as the API');
+    start().catch(function (err) {
+      notice('Could not reach the API at ' + apiUrl + ': ' + err.message, 'warn');
+      log('start failed: ' + err.message);
+    });
+    return { session: session };
+  }
+
+  global.DemoUI = { mount: mount };
+})(typeof window !== 'undefined' ? window : this);
