@@ -64,6 +64,13 @@ export const RPC_ERRORS = {
   actionFailed: -32000,
 } as const;
 
+/**
+ * JSON-RPC notification the SocketStream facade sends on a session's websockets when the session id changes
+ * under them (`req.session.setUserId()`): `{"jsonrpc":"2.0","method":RPC_TOKEN_NOTIFICATION,"params":[{token, expiresAt}]}`.
+ * The client stores the token as if the endpoint had issued it.
+ */
+export const RPC_TOKEN_NOTIFICATION = 'hybrid-session.token';
+
 /** Cheap shape check both halves use before doing anything with a token. */
 export function isWellFormedToken(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= TOKEN_MAX_LENGTH && TOKEN_CHARSET.test(value);
