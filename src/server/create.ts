@@ -1,0 +1,124 @@
+/** hybridSession(options): wires the parts of one instance together. */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { HybridSessionError } from '../shared/errors.js';
+import type { Core } from './core.js';
+import { MemoryStore } from './memory-store.js';
+import { createMiddleware } from './middleware.js';
+import { normalizeServerOptions } from './options.js';
+import { WebSocketSession, issueToken } from './session-handle.js';
+import { expiresOf, inflateSession } from './session-object.js';
+import { SocketRegistry } from './socket-registry.js';
+import { storeAccess } from './store.js';
+import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
+import { KeyedLock } from './update.js';
+import { authenticate, handleUpgrade } from './upgrade.js';
+
+export function hybridSession(input: HybridSessionOptions): HybridSession {
+  const options = normalizeServerOptions(input);
+  const ownStore = options.store === undefined;
+  const store = options.store ?? new MemoryStore();
+  const access = storeAccess(store);
+  const lock = new KeyedLock();
+
+  const registry = new SocketRegistry({
+    touchInterval: options.touchInterval,
+    retryDelay: Math.min(options.touchInterval, 5_000),
+    async check(sid) {
+      const data = await access.get(sid);
+      return data ? expiresOf(data) : null;
+    },
+    async touch(sid) {
+      const data = await access.get(sid);
+      if (!data) return null;
+      const stored = expiresOf(data);
+      const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
+      sess.touch();
+      return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
+    },
+  });
+  const core: Core = { options, store, access, registry, lock };
+
+  // Sessions the store drops by itself (expiry sweep, eviction) end their sockets at once.
+  const onStoreDrop = (sid: unknown) => {
+    if (typeof sid === 'string') registry.closeSession(sid);
+  };
+  const emitter = store as unknown as { on?: Function; removeListener?: Function };
+  if (typeof emitter.on === 'function') {
+    emitter.on.call(store, 'expired', onStoreDrop);
+    emitter.on.call(store, 'evicted', onStoreDrop);
+  }
+
+  const handles = new WeakMap<WebSocket, WebSocketSession>();
+  const upgradeReqs = new WeakMap<WebSocket, IncomingMessage>();
+  const onSession = (ws: WebSocket, req: IncomingMessage, auth: { sessionID: string; session: unknown }) => {
+    upgradeReqs.set(ws, req);
+    registry.add(ws, auth.sessionID, expiresOf(auth.session as { cookie?: unknown }));
+  };
+  const detachers = new Set<() => void>();
+
+  const publicOptions: NormalizedPublicOptions = Object.freeze({
+    maxAge: options.maxAge,
+    tokenMaxAge: options.tokenMaxAge,
+    tokenPath: options.tokenPath,
+    allowQueryToken: options.allowQueryToken,
+    storage: options.storage,
+    cookie: options.cookie,
+    touchInterval: options.touchInterval,
+    proxy: options.proxy,
+  });
+
+  const hs: HybridSession = {
+    middleware: createMiddleware(core),
+    attach(server, wss) {
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // A server with several WebSocketServers: each handles its own `path`, the others ignore the upgrade.
+        const w = wss as WebSocketServer & { options: { path?: string } };
+        if (w.options.path && !wss.shouldHandle(req)) return;
+        handleUpgrade(core, onSession, wss, req, socket, head);
+      };
+      server.on('upgrade', listener);
+      const detach = () => {
+        server.removeListener('upgrade', listener);
+        detachers.delete(detach);
+      };
+      detachers.add(detach);
+      return detach;
+    },
+    handleUpgrade(wss, req, socket, head) {
+      handleUpgrade(core, onSession, wss, req, socket, head);
+    },
+    authenticate: (req) => authenticate(core, req),
+    sessionOf(ws): SessionHandle {
+      let handle = handles.get(ws);
+      if (handle) return handle;
+      const sid = registry.sessionIdOf(ws);
+      if (sid === undefined) {
+        throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'sessionOf(ws): this websocket was not authenticated by hs.attach() / hs.handleUpgrade(), or it has closed');
+      }
+      handle = new WebSocketSession(core, ws, sid, upgradeReqs.get(ws));
+      handles.set(ws, handle);
+      return handle;
+    },
+    issueToken: (sid) => issueToken(core, sid),
+    async revoke(sid) {
+      await access.destroy(sid);
+      registry.revoke(sid);
+    },
+    store,
+    options: publicOptions,
+    close() {
+      for (const detach of [...detachers]) detach();
+      registry.close();
+      access.dispose();
+      const off = emitter.removeListener;
+      if (typeof off === 'function') {
+        off.call(store, 'expired', onStoreDrop);
+        off.call(store, 'evicted', onStoreDrop);
+      }
+      if (ownStore) (store as MemoryStore).close();
+    },
+  };
+  return Object.freeze(hs);
+}

@@ -1,0 +1,88 @@
+/**
+ * hs.middleware, a series of early exits (as express-session's): CORS preflight, the token endpoint, then
+ * req.session from a bearer (which must be valid when present) or the cookie, else a new in-memory session.
+ * Works as Express 5 / Connect middleware and inside a plain `http.createServer` handler.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HybridSessionError } from '../shared/errors.js';
+import { readSessionCookie } from './cookie.js';
+import type { Core } from './core.js';
+import { answerPreflight, applyCors, classifyOrigin, isPreflight } from './cors.js';
+import { fallbackNext, replyInvalidToken, replyJson } from './errors.js';
+import { attachHttpSession, type ResolvedFrom } from './http-session.js';
+import { readBearer, requestPath } from './resolve-session.js';
+import { tokenEndpoint } from './token-endpoint.js';
+import { verifyToken } from './token.js';
+import type { Middleware, NextFunction } from './types.js';
+
+const kResolved = Symbol.for('hybrid-session.resolved');
+
+export function createMiddleware(core: Core): Middleware {
+  return function hybridSessionMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
+    const done = typeof next === 'function' ? next : fallbackNext(req, res);
+    handle(core, req, res, done).then(
+      (proceed) => {
+        if (proceed) done();
+      },
+      (err) => done(err),
+    ).catch((err) => setImmediate(() => {
+      throw err; // an app handler threw from inside next(): surface it as a sync handler's throw would
+    }));
+  };
+}
+
+/** true: continue to the app (next()); false: answered here. */
+async function handle(core: Core, req: IncomingMessage, res: ServerResponse, next: NextFunction): Promise<boolean> {
+  const r = req as IncomingMessage & { [kResolved]?: boolean };
+  if (r[kResolved]) return true; // mounted twice
+  r[kResolved] = true;
+
+  const { options } = core;
+  const { kind, origin } = classifyOrigin(req, options.originAllowed);
+  const atTokenPath = requestPath(req) === options.tokenPath;
+  if (isPreflight(req)) {
+    if (kind === 'allowed') {
+      answerPreflight(res, origin!);
+      return false;
+    }
+    if (!atTokenPath) return true; // not ours to refuse: the app (or its own CORS) answers
+  }
+  applyCors(res, kind, origin);
+
+  if (atTokenPath) {
+    // A foreign page must not mint or end sessions: a cross-site POST needs no preflight.
+    if (kind === 'foreign') {
+      replyJson(res, 403, { error: 'forbidden_origin', code: 'HS_ERR_FORBIDDEN_ORIGIN', message: `origin ${origin} is not allowed` });
+      return false;
+    }
+    await tokenEndpoint(core, req, res);
+    return false;
+  }
+
+  if (!core.access.ready) throw core.access.unavailable();
+  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined };
+  const bearer = readBearer(req);
+  from.cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
+  if (bearer.present) {
+    // DESIGN "Which credential wins": a present bearer must be valid, even beside a valid cookie.
+    const verified = verifyToken(bearer.token, options.tokenKeys);
+    if (!verified) {
+      replyInvalidToken(res, 'the bearer token is malformed, forged or expired');
+      return false;
+    }
+    const data = await core.access.get(verified.sid);
+    if (!data) {
+      replyInvalidToken(res, 'the session of this token has ended');
+      return false;
+    }
+    Object.assign(from, { via: 'bearer', token: verified, data, sid: verified.sid });
+  } else if (from.cookieId !== undefined) {
+    const data = await core.access.get(from.cookieId);
+    // A signed cookie naming an unknown session gets a new session under a new id, never the cookie's id.
+    if (data) Object.assign(from, { via: 'cookie', data, sid: from.cookieId });
+  }
+  attachHttpSession(core, req as never, res, from, next);
+  return true;
+}
+
+export { HybridSessionError };

@@ -1,0 +1,193 @@
+/**
+ * Every option is read, checked and defaulted here, once, at hybridSession(); the internals see only the frozen
+ * NormalizedOptions (as express-session's session(options) and ky's normalize step).
+ */
+import { createHmac } from 'node:crypto';
+import { HybridSessionError } from '../shared/errors.js';
+import { TOKEN_PATH, type StorageHint } from '../shared/protocol.js';
+import type { CookieOptions, HybridSessionOptions, NormalizedPublicOptions, Store } from './types.js';
+import { warnOnce } from './warn.js';
+
+export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+export const MIN_SECRET_LENGTH = 32;
+/** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
+export const KNOWN_DEFAULT_SECRETS = [
+  'socketstream',
+  'keyboard cat',
+  'secret',
+  'changeme',
+  'change me',
+  'change-me',
+  'mysecret',
+  'my secret',
+  'my-secret',
+  'your secret',
+  'your-secret',
+  'yoursecret',
+  'session secret',
+  'sessionsecret',
+  'secret key',
+  'secretkey',
+  'supersecret',
+  'default',
+  'password',
+  'shhhh, very secret',
+  'keyboard cat keyboard cat keyboard cat',
+];
+
+const KNOWN_KEYS = new Set([
+  'secret', 'store', 'maxAge', 'tokenMaxAge', 'cookie', 'tokenPath', 'allowedOrigins', 'allowQueryToken', 'ws', 'proxy',
+]);
+const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain']);
+/** Renamed or misremembered keys get a pointed error rather than being silently ignored. */
+const HINTS: Record<string, string> = {
+  name: 'cookie.name',
+  key: 'cookie.name',
+  origins: 'allowedOrigins',
+  allowedOrigin: 'allowedOrigins',
+  origin: 'allowedOrigins',
+  session: 'top-level options (secret, store, maxAge, cookie)',
+  genid: 'nothing: session ids are always made by the server (uid 24 bytes)',
+};
+
+export interface NormalizedOptions extends NormalizedPublicOptions {
+  secrets: readonly string[];
+  /** HMAC keys for tokens, one per secret, derived so a token MAC is never a cookie signature. */
+  tokenKeys: readonly Buffer[];
+  store: Store | undefined;
+  originAllowed: (origin: string) => boolean;
+}
+
+function fail(message: string): never {
+  throw new HybridSessionError('HS_ERR_INVALID_OPTIONS', `hybridSession(): ${message}`);
+}
+
+function positiveMs(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number of ms`);
+  return Math.floor(value);
+}
+
+export function weakSecretReason(secret: string): string | null {
+  if (KNOWN_DEFAULT_SECRETS.includes(secret.trim().toLowerCase())) return `"${secret}" is a well-known default`;
+  if (secret.length < MIN_SECRET_LENGTH) return `a secret shorter than ${MIN_SECRET_LENGTH} characters`;
+  if (new Set(secret).size < 8) return 'a secret made of fewer than 8 distinct characters';
+  return null;
+}
+
+function normalizeSecrets(secret: unknown): string[] {
+  if (secret === undefined || secret === null || secret === '') {
+    throw new HybridSessionError('HS_ERR_WEAK_SECRET', 'hybridSession(): `secret` is required (a random string of 32+ characters)');
+  }
+  const list = Array.isArray(secret) ? secret : [secret];
+  if (list.length === 0) throw new HybridSessionError('HS_ERR_WEAK_SECRET', 'hybridSession(): `secret` array is empty');
+  for (const s of list) {
+    if (typeof s !== 'string' || s.length === 0) fail('`secret` must be a non-empty string or an array of them');
+  }
+  const production = process.env.NODE_ENV === 'production';
+  for (const s of list as string[]) {
+    const reason = weakSecretReason(s);
+    if (!reason) continue;
+    const message = `hybridSession(): weak secret: ${reason}. Anyone who knows it can forge session cookies and tokens; use a random string of ${MIN_SECRET_LENGTH}+ characters`;
+    if (production) throw new HybridSessionError('HS_ERR_WEAK_SECRET', message);
+    warnOnce('HS_ERR_WEAK_SECRET', `${message} (refused when NODE_ENV=production).`);
+  }
+  return list as string[];
+}
+
+function normalizeCookie(cookie: unknown): NormalizedPublicOptions['cookie'] {
+  if (cookie === undefined) cookie = {};
+  if (typeof cookie !== 'object' || cookie === null || Array.isArray(cookie)) fail('`cookie` must be an object');
+  const c = cookie as CookieOptions & Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (key === 'maxAge' || key === 'expires') fail('`cookie.maxAge` is `maxAge` here (the session and its cookie share it)');
+    if (!COOKIE_KEYS.has(key)) fail(`unknown option cookie.${key}`);
+  }
+  const name = c.name ?? 'connect.sid';
+  if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) fail('`cookie.name` must be a cookie token');
+  const httpOnly = c.httpOnly ?? true;
+  if (typeof httpOnly !== 'boolean') fail('`cookie.httpOnly` must be a boolean');
+  const secure = c.secure ?? 'auto';
+  if (secure !== true && secure !== false && secure !== 'auto') fail("`cookie.secure` must be true, false or 'auto'");
+  const sameSite = c.sameSite ?? 'lax';
+  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') fail("`cookie.sameSite` must be 'lax', 'strict' or 'none'");
+  if (sameSite === 'none' && secure === false) fail("`cookie.sameSite: 'none'` needs `secure` (browsers drop such cookies)");
+  const path = c.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) fail('`cookie.path` must start with "/"');
+  const domain = c.domain;
+  if (domain !== undefined && (typeof domain !== 'string' || domain.length === 0)) fail('`cookie.domain` must be a string');
+  return Object.freeze({ name, httpOnly, secure, sameSite, path, domain });
+}
+
+function normalizeOrigins(allowed: unknown): (origin: string) => boolean {
+  if (allowed === undefined) return () => false;
+  if (typeof allowed === 'function') {
+    const predicate = allowed as (origin: string) => unknown;
+    return (origin) => {
+      try {
+        return predicate(origin) === true;
+      } catch {
+        return false; // a throwing predicate refuses rather than crashing the request
+      }
+    };
+  }
+  if (!Array.isArray(allowed) || allowed.some((o) => typeof o !== 'string' || o.length === 0)) {
+    fail('`allowedOrigins` must be an array of origins or a predicate');
+  }
+  for (const o of allowed as string[]) {
+    if (o !== 'null' && (o.endsWith('/') || o === '*')) fail(`allowedOrigins: "${o}" is not an origin (scheme://host[:port], or "null")`);
+  }
+  const set = new Set(allowed as string[]);
+  return (origin) => set.has(origin);
+}
+
+/** DESIGN "Storage hint": indexedDB wins, then localStorage; either explicitly false means memory. */
+export function storageHint(ws: HybridSessionOptions['ws']): StorageHint {
+  const client = ws?.client;
+  if (client?.indexedDB === true) return 'indexedDB';
+  if (client?.localStorage === true) return 'localStorage';
+  if (client?.indexedDB === false || client?.localStorage === false) return 'memory';
+  return 'indexedDB';
+}
+
+export function deriveTokenKey(secret: string): Buffer {
+  return createHmac('sha256', secret).update('hybrid-session token key v1').digest();
+}
+
+export function normalizeServerOptions(input: HybridSessionOptions): NormalizedOptions {
+  if (typeof input !== 'object' || input === null) fail('options object required (at least { secret })');
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_KEYS.has(key)) fail(`unknown option \`${key}\`${HINTS[key] ? ` (did you mean ${HINTS[key]}?)` : ''}`);
+  }
+  const secrets = normalizeSecrets(input.secret);
+  const store = input.store;
+  if (store !== undefined) {
+    const s = store as unknown as Record<string, unknown>;
+    if (typeof store !== 'object' || store === null || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.destroy !== 'function') {
+      fail('`store` must be an express-session Store (get, set, destroy)');
+    }
+  }
+  const maxAge = positiveMs(input.maxAge, 'maxAge', DEFAULT_MAX_AGE);
+  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', maxAge), maxAge);
+  const tokenPath = input.tokenPath ?? TOKEN_PATH;
+  if (typeof tokenPath !== 'string' || !tokenPath.startsWith('/') || /[?#\s]/.test(tokenPath)) fail('`tokenPath` must be a path starting with "/"');
+  const allowQueryToken = input.allowQueryToken ?? false;
+  if (typeof allowQueryToken !== 'boolean') fail('`allowQueryToken` must be a boolean');
+  if (input.ws !== undefined && (typeof input.ws !== 'object' || input.ws === null)) fail('`ws` must be an object');
+  if (input.proxy !== undefined && typeof input.proxy !== 'boolean') fail('`proxy` must be a boolean');
+  return Object.freeze({
+    secrets: Object.freeze([...secrets]),
+    tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
+    store,
+    maxAge,
+    tokenMaxAge,
+    tokenPath,
+    allowQueryToken,
+    storage: storageHint(input.ws),
+    cookie: normalizeCookie(input.cookie),
+    originAllowed: normalizeOrigins(input.allowedOrigins),
+    // DESIGN "Websocket lifetime": touch at most once per min(60 s, maxAge / 4).
+    touchInterval: Math.max(1, Math.min(60_000, Math.floor(maxAge / 4))),
+    proxy: input.proxy,
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Reading credentials off a request, cheaply and without trusting them: the bearer (Authorization, the
+ * websocket subprotocol, the opted-in query parameter) and the signed cookie. Nothing here touches the store.
+ */
+import type { IncomingMessage } from 'node:http';
+import { BEARER_PREFIX, QUERY_TOKEN_PARAM } from '../shared/protocol.js';
+
+export interface BearerPresence {
+  /** The Authorization scheme was Bearer (any case, RFC 7235): from here on it must be valid. */
+  present: boolean;
+  token: string;
+}
+
+const NO_BEARER: BearerPresence = { present: false, token: '' };
+
+/** `Authorization: Bearer <token>`; another scheme (Basic…) is not a bearer and is left to the app. */
+export function readBearer(req: IncomingMessage): BearerPresence {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return NO_BEARER;
+  const value = header.trim();
+  const space = value.search(/[ \t]/);
+  const scheme = space === -1 ? value : value.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') return NO_BEARER;
+  return { present: true, token: space === -1 ? '' : value.slice(space + 1).trim() };
+}
+
+/** RFC 7230 tchar, as ws validates subprotocol names. */
+const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The offered subprotocols, or null when the header is not a valid list (ws would refuse it with 400): same
+ * rules as ws's subprotocol.parse (tokens separated by commas, optional whitespace, no duplicates).
+ */
+export function parseProtocols(header: string | string[] | undefined): string[] | null {
+  if (header === undefined) return [];
+  const value = Array.isArray(header) ? header.join(',') : header;
+  const out: string[] = [];
+  for (const raw of value.split(',')) {
+    const p = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!TCHAR.test(p) || out.includes(p)) return null;
+    out.push(p);
+  }
+  return out;
+}
+
+/** Bearer tokens offered as `hybrid-session.bearer.<token>` subprotocols. */
+export function bearerProtocols(protocols: readonly string[]): string[] {
+  return protocols.filter((p) => p.startsWith(BEARER_PREFIX)).map((p) => p.slice(BEARER_PREFIX.length));
+}
+
+/** `?session_token=` values (only read when the server opted in with allowQueryToken). */
+export function queryTokens(req: IncomingMessage): string[] {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  if (q === -1) return [];
+  try {
+    return new URLSearchParams(url.slice(q + 1)).getAll(QUERY_TOKEN_PARAM);
+  } catch {
+    return [];
+  }
+}
+
+/** The request path (mount point included, as Express's originalUrl), without the query. */
+export function requestPath(req: IncomingMessage): string {
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

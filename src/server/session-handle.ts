@@ -1,0 +1,149 @@
+/**
+ * hs.sessionOf(ws): a websocket's session, read fresh from the store on every load(), so a socket sees what HTTP
+ * wrote a moment ago and HTTP sees what the socket saved. The loaded object is express-session's Session, with
+ * destroy/regenerate/update routed through the handle (sockets closed, socket re-bound).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { HybridSessionError } from '../shared/errors.js';
+import { issueFor, type Core } from './core.js';
+import {
+  defineMethod,
+  expiresOf,
+  inflateSession,
+  newCookie,
+  newSessionId,
+  replaceData,
+  type DetachedRequest,
+} from './session-object.js';
+import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from './types.js';
+import { updateSession } from './update.js';
+
+function gone(): HybridSessionError {
+  return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
+}
+
+export class WebSocketSession implements SessionHandle {
+  private loaded: SessionObject | undefined;
+
+  constructor(
+    private core: Core,
+    private ws: WebSocket,
+    private sid: string,
+    private upgradeReq: IncomingMessage | undefined,
+  ) {}
+
+  get sessionID(): string {
+    return this.sid;
+  }
+
+  private inflate(sid: string, data: Parameters<typeof inflateSession>[2]): SessionObject {
+    const holder: DetachedRequest = { sessionID: sid, sessionStore: this.core.store };
+    const sess = inflateSession(this.core.store, holder, data);
+    this.wrap(sess);
+    return sess;
+  }
+
+  private wrap(sess: SessionObject): void {
+    const handle = this;
+    const core = this.core;
+    defineMethod(sess, 'reload', function reload(this: SessionObject, fn?: (err?: unknown) => void) {
+      const id = this.id;
+      core.access.get(id).then(
+        (data) => {
+          if (!data) return fn?.(new Error('failed to load session'));
+          replaceData(this, inflateSession(core.store, { sessionID: id, sessionStore: core.store }, data), false);
+          fn?.();
+        },
+        (err) => fn?.(err),
+      );
+      return this;
+    });
+    defineMethod(sess, 'destroy', function destroy(this: SessionObject, fn?: (err?: unknown) => void) {
+      const id = this.id;
+      core.access.destroy(id).then(
+        () => {
+          core.registry.revoke(id);
+          fn?.();
+        },
+        (err) => fn?.(err),
+      );
+      return this;
+    });
+    defineMethod(sess, 'regenerate', function regenerate(this: SessionObject, fn?: (err?: unknown) => void) {
+      handle.regenerate().then(() => fn?.(), (err) => fn?.(err));
+      return this;
+    });
+    defineMethod(sess, 'update', async function update(this: SessionObject, fn: (s: SessionObject) => void | Promise<void>) {
+      const saved = await handle.update(fn);
+      if (saved !== this) replaceData(this, saved, false);
+      return this;
+    });
+  }
+
+  async load(): Promise<SessionObject> {
+    const sid = this.sid;
+    const data = await this.core.access.get(sid);
+    if (!data) {
+      this.core.registry.closeSession(sid);
+      throw gone();
+    }
+    this.loaded = this.inflate(sid, data);
+    return this.loaded;
+  }
+
+  async save(): Promise<void> {
+    const sess = this.loaded;
+    if (!sess) return; // nothing loaded, nothing to save
+    await this.core.access.set(sess.id, sess);
+  }
+
+  async update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject> {
+    const sid = this.sid;
+    const saved = await updateSession(this.core, sid, (data) => this.inflate(sid, data), fn).catch((err) => {
+      if (err instanceof HybridSessionError && err.code === 'HS_ERR_INVALID_TOKEN') this.core.registry.closeSession(sid);
+      throw err;
+    });
+    this.loaded = saved;
+    return saved;
+  }
+
+  async regenerate(): Promise<RegeneratedSession> {
+    const { core } = this;
+    const oldId = this.sid;
+    const newId = newSessionId();
+    const cookie = newCookie(core.options, this.upgradeReq);
+    const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
+    // The new session exists before the old one ends, so this socket is never bound to nothing.
+    await core.access.set(newId, session);
+    this.sid = newId;
+    this.loaded = session;
+    const expires = expiresOf(session);
+    core.registry.rebind(this.ws, newId, expires);
+    await core.access.destroy(oldId);
+    core.registry.revoke(oldId, this.ws);
+    return { sessionID: newId, session, ...issueFor(core.options, newId, expires) };
+  }
+
+  async destroy(): Promise<void> {
+    const sid = this.sid;
+    await this.core.access.destroy(sid);
+    this.core.registry.revoke(sid);
+  }
+
+  async issueToken(): Promise<IssuedToken> {
+    return issueToken(this.core, this.sid);
+  }
+}
+
+/** A token for a live session; asking for one is activity, so the session is touched first. */
+export async function issueToken(core: Core, sid: string): Promise<IssuedToken> {
+  if (typeof sid !== 'string' || sid.length === 0) throw new TypeError('issueToken(sessionID): a session id is required');
+  const data = await core.access.get(sid);
+  if (!data) throw gone();
+  const stored = expiresOf(data);
+  const sess = inflateSession(core.store, { sessionID: sid, sessionStore: core.store }, data);
+  sess.touch();
+  const touched = await core.access.touch(sid, sess);
+  return issueFor(core.options, sid, touched ? expiresOf(sess) : stored);
+}

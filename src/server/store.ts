@@ -1,0 +1,124 @@
+/**
+ * Promise access to any express-session Store, with its failures turned into typed errors: a store error is
+ * never read as "no session" (which would silently start a new one), and a disconnected store says so.
+ */
+import { HybridSessionError } from '../shared/errors.js';
+import type { Store } from './types.js';
+
+export type SessionData = Record<string, unknown> & { cookie?: Record<string, unknown> };
+
+/** Error names/codes that mean "cannot reach the store" rather than "the store broke" (node-redis, sockets). */
+const DISCONNECTED_NAMES = new Set(['ClientClosedError', 'ClientOfflineError', 'ConnectionTimeoutError', 'SocketClosedUnexpectedlyError', 'ReconnectStrategyError']);
+const DISCONNECTED_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'NR_CLOSED', 'CONNECTION_BROKEN']);
+
+export function isDisconnectedError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown; disconnected?: unknown; message?: unknown };
+  return (
+    e.disconnected === true ||
+    (typeof e.name === 'string' && DISCONNECTED_NAMES.has(e.name)) ||
+    (typeof e.code === 'string' && DISCONNECTED_CODES.has(e.code)) ||
+    (typeof e.message === 'string' && /client is closed|connection is closed|not connected/i.test(e.message))
+  );
+}
+
+export function storeError(err: unknown, op: string): HybridSessionError {
+  if (err instanceof HybridSessionError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return isDisconnectedError(err)
+    ? new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', `session store unavailable (${op}): ${detail}`, { cause: err })
+    : new HybridSessionError('HS_ERR_STORE', `session store failed (${op}): ${detail}`, { cause: err });
+}
+
+export interface StoreAccess {
+  readonly store: Store;
+  /** false between the store's 'disconnect' and 'connect' events (express-session's storeReady). */
+  readonly ready: boolean;
+  get(sid: string): Promise<SessionData | null>;
+  set(sid: string, sess: object): Promise<void>;
+  destroy(sid: string): Promise<void>;
+  /** store.touch when it has one; false when it has none (the caller decides what else to do). */
+  touch(sid: string, sess: object): Promise<boolean>;
+  /** The store's own compare-and-set (see update.ts), or undefined. */
+  readonly compareAndSet: ((sid: string, expectedVersion: number, sess: object) => Promise<boolean>) | undefined;
+  unavailable(): HybridSessionError;
+  dispose(): void;
+}
+
+/** Calls a callback-style store method once, tolerating sync throws, sync callbacks and double callbacks. */
+function call<T>(op: string, fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    try {
+      fn((err, value) => {
+        if (done) return;
+        done = true;
+        if (err) reject(storeError(err, op));
+        else resolve(value);
+      });
+    } catch (err) {
+      if (!done) {
+        done = true;
+        reject(storeError(err, op));
+      }
+    }
+  });
+}
+
+export function storeAccess(store: Store): StoreAccess {
+  let ready = true;
+  const onDisconnect = () => {
+    ready = false;
+  };
+  const onConnect = () => {
+    ready = true;
+  };
+  const emitter = store as unknown as { on?: Function; off?: Function; removeListener?: Function };
+  if (typeof emitter.on === 'function') {
+    emitter.on.call(store, 'disconnect', onDisconnect);
+    emitter.on.call(store, 'connect', onConnect);
+  }
+  const s = store as unknown as Record<string, Function | undefined>;
+  const cas = s.compareAndSet;
+  return {
+    store,
+    get ready() {
+      return ready;
+    },
+    async get(sid) {
+      try {
+        const value = await call<SessionData | null>('get', (cb) => store.get(sid, cb as never));
+        return value && typeof value === 'object' ? value : null;
+      } catch (err) {
+        // express-session: ENOENT from a store means "no such session", anything else is an error.
+        if ((err as HybridSessionError).cause && ((err as HybridSessionError).cause as { code?: unknown }).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async set(sid, sess) {
+      await call('set', (cb) => store.set(sid, sess as never, cb as never));
+    },
+    async destroy(sid) {
+      await call('destroy', (cb) => store.destroy(sid, cb as never));
+    },
+    async touch(sid, sess) {
+      if (typeof s.touch !== 'function') return false;
+      await call('touch', (cb) => s.touch!.call(store, sid, sess, cb));
+      return true;
+    },
+    compareAndSet:
+      typeof cas === 'function'
+        ? async (sid, expected, sess) => (await call<boolean>('compareAndSet', (cb) => cas.call(store, sid, expected, sess, cb))) === true
+        : undefined,
+    unavailable() {
+      return new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', 'session store unavailable: it reported a disconnect');
+    },
+    dispose() {
+      const off = emitter.off ?? emitter.removeListener;
+      if (typeof off === 'function') {
+        off.call(store, 'disconnect', onDisconnect);
+        off.call(store, 'connect', onConnect);
+      }
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The public types of `hybrid-session/server`. Internals see only NormalizedOptions (options.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type session from 'express-session';
+import type { WebSocket, WebSocketServer } from 'ws';
+
+export type Store = session.Store;
+/** express-session's Session with the app's data and hybrid-session's update(). */
+export type SessionObject = session.Session & Partial<session.SessionData> & Record<string, unknown>;
+
+export interface CookieOptions {
+  /** default 'connect.sid' (express-session's, so existing cookies keep working) */
+  name?: string;
+  /** default true */
+  httpOnly?: boolean;
+  /** default 'auto': secure when the request came over HTTPS */
+  secure?: boolean | 'auto';
+  /** default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** default '/' */
+  path?: string;
+  domain?: string;
+}
+
+export interface HybridSessionOptions {
+  /** Required. The first signs cookies and tokens; every one verifies them (rotation). */
+  secret: string | string[];
+  /** Any express-session Store; default: a bounded, expiring memory store (one process only). */
+  store?: Store;
+  /** Session lifetime in ms, renewed by activity; default 30 days. */
+  maxAge?: number;
+  /** Token lifetime in ms; default maxAge. A token never outlives its session. */
+  tokenMaxAge?: number;
+  cookie?: CookieOptions;
+  /** default '/session/token', matched against the full request path (mount point included) */
+  tokenPath?: string;
+  /** Exact origins (`"null"` for file:// apps) or a predicate. Same-origin and Origin-less requests are always allowed. */
+  allowedOrigins?: string[] | ((origin: string) => boolean);
+  /** Read `?session_token=` on websocket upgrades; default false (it leaks into logs). */
+  allowQueryToken?: boolean;
+  /** SocketStream's switch: where clients should keep the token (sent as the `storage` hint). */
+  ws?: { client?: { localStorage?: boolean; indexedDB?: boolean } };
+  /**
+   * Trust `X-Forwarded-Proto` for `secure: 'auto'` (as express-session's `proxy`); default: Express's `req.secure`
+   * when present, else only a TLS socket counts.
+   */
+  proxy?: boolean;
+}
+
+export type NextFunction = (err?: unknown) => void;
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
+
+export interface IssuedToken {
+  token: string;
+  /** ms since epoch */
+  expiresAt: number;
+}
+
+export interface AuthenticatedRequest {
+  sessionID: string;
+  /** The session as the store held it when the request was authenticated (an express-session Session). */
+  session: SessionObject;
+  /** How the request proved it: a bearer token (subprotocol, Authorization or opted-in query) or the cookie. */
+  via: 'bearer' | 'cookie';
+}
+
+export interface RegeneratedSession extends IssuedToken {
+  sessionID: string;
+  session: SessionObject;
+}
+
+/** One websocket's view of its session: nothing is read until asked, every load() is fresh from the store. */
+export interface SessionHandle {
+  /** The session id the socket is bound to (changes after regenerate()). */
+  readonly sessionID: string;
+  load(): Promise<SessionObject>;
+  /** Saves what load() returned (last write wins, as express-session's save). */
+  save(): Promise<void>;
+  /** Atomic read-modify-write, retried on conflict; resolves to the saved session. */
+  update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject>;
+  /** New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed and its other sockets closed 4401. */
+  regenerate(): Promise<RegeneratedSession>;
+  /** Destroys the session; every socket of it (this one included) closes with 4401. */
+  destroy(): Promise<void>;
+  /** A fresh token for this socket's session (e.g. to hand over an RPC). */
+  issueToken(): Promise<IssuedToken>;
+}
+
+export interface HybridSession {
+  /** Express / Connect / plain http: req.session from cookie or bearer; serves tokenPath; CORS. */
+  readonly middleware: Middleware;
+  /** Authenticates every upgrade of `server` for `wss` (created with `noServer: true`); returns a detach function. */
+  attach(server: { on(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown; off?(event: 'upgrade', l: (...args: any[]) => void): unknown; removeListener(event: 'upgrade', l: (...args: any[]) => void): unknown }, wss: WebSocketServer): () => void;
+  /** One upgrade, for apps that route upgrades themselves (several WebSocketServers on one http server). */
+  handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Lower level: Origin check and credentials of an upgrade-like request; throws a HybridSessionError. */
+  authenticate(req: IncomingMessage): Promise<AuthenticatedRequest>;
+  sessionOf(ws: WebSocket): SessionHandle;
+  /** A token for a live session (touches it); HS_ERR_INVALID_TOKEN when the session is gone. */
+  issueToken(sessionID: string): Promise<IssuedToken>;
+  /** Destroys the session in the store and closes its sockets (4401). */
+  revoke(sessionID: string): Promise<void>;
+  readonly store: Store;
+  readonly options: Readonly<NormalizedPublicOptions>;
+  /** Stops timers (expiry checks, the default store's sweep) and detaches upgrade listeners; sockets stay open. */
+  close(): void;
+}
+
+/** What hs.options shows: the normalised options, secrets hidden. */
+export interface NormalizedPublicOptions {
+  maxAge: number;
+  tokenMaxAge: number;
+  tokenPath: string;
+  allowQueryToken: boolean;
+  storage: 'indexedDB' | 'localStorage' | 'memory';
+  cookie: Readonly<Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined }>;
+  touchInterval: number;
+  proxy: boolean | undefined;
+}
+
+export type { ServerResponse, IncomingMessage };

@@ -1,0 +1,73 @@
+/**
+ * update(fn): read-modify-write that loses nothing. A version number kept in the session data makes each write
+ * a compare-and-set: with a store that has `compareAndSet(sid, expectedVersion, sess, cb)` (the default memory
+ * store; a Redis store can add one) it is atomic across processes; with any other store the writes of this process
+ * are serialized by a per-session lock (re-read, apply, write), which is exact within one process.
+ */
+import { HybridSessionError } from '../shared/errors.js';
+import type { SessionData, StoreAccess } from './store.js';
+
+/** Where the version lives in the session data (it travels with the session through any store). */
+export const VERSION_KEY = '__hsVersion';
+const MAX_ATTEMPTS = 50;
+
+export function versionOf(sess: Record<string, unknown>): number {
+  const v = sess[VERSION_KEY];
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
+}
+
+/** Per-process, per-session mutex: a promise chain per id, dropped when idle. */
+export class KeyedLock {
+  private tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export interface UpdateDeps {
+  access: StoreAccess;
+  lock: KeyedLock;
+}
+
+/**
+ * Applies `fn` to a fresh copy of the stored session (made into a Session by `inflate`) and writes it with the
+ * version bumped; retried from a fresh read when another writer got there first.
+ */
+export async function updateSession<S extends Record<string, unknown>>(
+  deps: UpdateDeps,
+  sid: string,
+  inflate: (data: SessionData) => S,
+  fn: (session: S) => unknown,
+): Promise<S> {
+  if (typeof fn !== 'function') throw new TypeError('update(fn): fn must be a function');
+  return deps.lock.run(sid, async () => {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const data = await deps.access.get(sid);
+      if (!data) throw new HybridSessionError('HS_ERR_INVALID_TOKEN', 'update(): the session is gone (destroyed, regenerated or expired)');
+      const expected = versionOf(data);
+      const sess = inflate(data);
+      await fn(sess);
+      sess[VERSION_KEY as keyof S] = (expected + 1) as S[keyof S];
+      if (!deps.access.compareAndSet) {
+        await deps.access.set(sid, sess);
+        return sess;
+      }
+      if (await deps.access.compareAndSet(sid, expected, sess)) return sess;
+      // Another process wrote in between: back off a little (jittered) and apply fn again to what it wrote.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+    }
+    throw new HybridSessionError('HS_ERR_CONFLICT', `update(): gave up after ${MAX_ATTEMPTS} conflicting writes`);
+  });
+}

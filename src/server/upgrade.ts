@@ -1,0 +1,142 @@
+/**
+ * Websocket upgrades (DESIGN "Websocket handshake"), for a `ws` WebSocketServer in noServer mode:
+ *   Origin not allowed          → 403 before the upgrade (cross-site websocket hijacking);
+ *   bearer invalid / none       → the upgrade completes, then close 4401 (a browser cannot read an HTTP 401 here);
+ *   store failure               → the upgrade completes, then close 1011;
+ *   otherwise                   → 'connection' as usual, with req.sessionID / req.session set.
+ * The bearer comes from the `hybrid-session.bearer.<token>` subprotocol (or Authorization for native clients, or
+ * `?session_token=` when opted in); the server selects `hybrid-session` or the app's protocol, never the bearer.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { HybridSessionError } from '../shared/errors.js';
+import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../shared/protocol.js';
+import { readSessionCookie } from './cookie.js';
+import type { Core } from './core.js';
+import { classifyOrigin } from './cors.js';
+import { bearerProtocols, parseProtocols, queryTokens, readBearer } from './resolve-session.js';
+import { expiresOf, inflateSession } from './session-object.js';
+import { closeSocket } from './socket-registry.js';
+import { verifyToken } from './token.js';
+import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
+
+const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
+
+function invalid(message: string): HybridSessionError {
+  return new HybridSessionError('HS_ERR_INVALID_TOKEN', message);
+}
+
+/** Origin, then the one credential the request carries, then the store. Throws a HybridSessionError. */
+export async function authenticate(core: Core, req: IncomingMessage): Promise<AuthenticatedRequest> {
+  const { options, access, store } = core;
+  const { kind, origin } = classifyOrigin(req, options.originAllowed);
+  if (kind === 'foreign') throw new HybridSessionError('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
+
+  const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
+  if (protocols === null) throw invalid('malformed Sec-WebSocket-Protocol header');
+  const offers = bearerProtocols(protocols);
+  const auth = readBearer(req);
+  if (auth.present) offers.push(auth.token);
+  if (options.allowQueryToken) offers.push(...queryTokens(req));
+  const distinct = new Set(offers);
+  if (distinct.size > 1) throw invalid('several bearer tokens offered');
+
+  if (distinct.size === 1) {
+    const verified = verifyToken(offers[0], options.tokenKeys);
+    if (!verified) throw invalid('the bearer token is malformed, forged or expired');
+    if (!access.ready) throw access.unavailable();
+    const data = await access.get(verified.sid);
+    if (!data) throw invalid('the session of this token has ended');
+    return { sessionID: verified.sid, session: inflateSession(store, { sessionID: verified.sid, sessionStore: store }, data), via: 'bearer' };
+  }
+
+  const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
+  if (cookieId === undefined) throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'no session token and no session cookie');
+  if (!access.ready) throw access.unavailable();
+  const data = await access.get(cookieId);
+  // Never a new session over a websocket: the cookie's session must exist.
+  if (!data) throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
+  return { sessionID: cookieId, session: inflateSession(store, { sessionID: cookieId, sessionStore: store }, data), via: 'cookie' };
+}
+
+/** ws's abortHandshake: a plain HTTP answer on the raw socket, then close. */
+export function abortHandshake(socket: Duplex, status: number, message = STATUS_CODES[status] ?? ''): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      `Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+  );
+}
+
+/**
+ * Select `hybrid-session` (or what the app's own handleProtocols picks among the offers minus bearers), never a
+ * bearer: ws would otherwise echo the first offered protocol, which may be the token.
+ */
+export function ensureProtocolSelection(wss: WebSocketServer): void {
+  const w = wss as WebSocketServer & { [kProtocolsWrapped]?: boolean; options: { handleProtocols?: unknown } };
+  if (w[kProtocolsWrapped]) return;
+  w[kProtocolsWrapped] = true;
+  const user = w.options.handleProtocols as ((p: Set<string>, req: IncomingMessage) => string | false) | undefined | null;
+  w.options.handleProtocols = (protocols: Set<string>, req: IncomingMessage): string | false => {
+    const offered = new Set([...protocols].filter((p) => !p.startsWith(BEARER_PREFIX)));
+    let chosen: unknown;
+    if (typeof user === 'function') chosen = offered.size ? user(offered, req) : false;
+    else chosen = offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false);
+    return typeof chosen === 'string' && !chosen.startsWith(BEARER_PREFIX) ? chosen : false;
+  };
+}
+
+export type UpgradeRequest = IncomingMessage & { sessionID?: string; session?: SessionObject; sessionStore?: Store };
+
+export function handleUpgrade(
+  core: Core,
+  onSession: (ws: WebSocket, req: IncomingMessage, auth: AuthenticatedRequest) => void,
+  wss: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  ensureProtocolSelection(wss);
+  // The client may vanish while the store answers; until ws owns the socket its errors are ours to swallow.
+  const onError = () => socket.destroy();
+  socket.on('error', onError);
+  if (parseProtocols(req.headers['sec-websocket-protocol']) === null) {
+    abortHandshake(socket, 400, 'Invalid Sec-WebSocket-Protocol header');
+    return;
+  }
+  authenticate(core, req).then(
+    (auth) => complete(auth, null),
+    (err: unknown) => {
+      if (err instanceof HybridSessionError && err.code === 'HS_ERR_FORBIDDEN_ORIGIN') {
+        socket.removeListener('error', onError);
+        abortHandshake(socket, 403, 'Origin not allowed');
+        return;
+      }
+      complete(null, err);
+    },
+  );
+
+  function complete(auth: AuthenticatedRequest | null, failure: unknown): void {
+    socket.removeListener('error', onError);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!auth) {
+        const code = failure instanceof HybridSessionError && failure.closeCode ? failure.closeCode : CLOSE_CODES.internalError;
+        closeSocket(ws, code, code === CLOSE_CODES.unauthorized ? 'invalid_token' : 'session store error');
+        return;
+      }
+      const r = req as UpgradeRequest;
+      r.sessionID = auth.sessionID;
+      r.session = auth.session;
+      r.sessionStore = core.store;
+      onSession(ws, req, auth);
+      wss.emit('connection', ws, req);
+    });
+  }
+}
+
+export { expiresOf };
