@@ -26,7 +26,14 @@ export default [
     plugins: [
       nodeResolve({ browser: true }),
       typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' }),
-      terser({ compress: { passes: 3, pure_getters: true, unsafe_arrows: true }, mangle: { properties: { regex: /^_/ } }, format: { comments: false } }),
+      // reconnecting-websocket's _debug calls go: their strings are dead weight here, and with debug on it would log
+      // the protocols, bearer token included.
+      terser({
+        ecma: 2020,
+        compress: { ecma: 2020, passes: 3, pure_getters: true, unsafe_arrows: true, pure_funcs: ['this._debug', '_this._debug'] },
+        mangle: { properties: { regex: /^_/ } },
+        format: { comments: false },
+      }),
     ],
   },
 ];

@@ -1,0 +1,115 @@
+/**
+ * The backend in use and its fallback. Every operation is bounded in time; one that throws, rejects or hangs moves
+ * the session along IndexedDB → localStorage → memory (a custom TokenStorage falls back to memory), carries the
+ * token over and reports a `storage` change, never an exception. `'auto'` also follows the server's hint.
+ *
+ * Layout, in any backend: the token under `key` (plain, so it can be seeded or inspected), and `expiresAt,renewAt`
+ * (ms since epoch) under `key + '.expiry'`, so a reloaded page renews on time without asking the server first.
+ */
+import { isWellFormedToken, STORAGE_HINTS, type StorageHint } from '../../shared/protocol.js';
+import type { StorageChange } from '../events.js';
+import { later } from '../later.js';
+import type { StorageName, TokenStorage } from '../options.js';
+import { indexedDBStorage } from './indexeddb.js';
+import { localStorageStorage } from './local-storage.js';
+import { memoryStorage } from './memory.js';
+
+/** What is kept: [token, expiresAt, renewAt] (0 when unknown). Also what a tab sends the others. */
+export type Entry = [token: string, expiresAt: number, renewAt: number];
+
+/** Some iOS webviews never answer indexedDB.open: an operation not done by then counts as failed. */
+const BOUND = 1500;
+const TIMEOUT = new Error('timeout');
+
+export interface TokenStore {
+  readonly name: StorageName;
+  /** Prove the backend with a write, then read the entry (in 'auto', also where a hint may have moved it). */
+  load(): Promise<Entry | null>;
+  read(): Promise<Entry | null>;
+  /** Persist the current entry, or delete it when there is none. */
+  write(): Promise<unknown>;
+  /** The server's storage hint (applied in 'auto' only, never back to a backend that failed). */
+  hint(to: StorageHint): void;
+}
+
+export function createTokenStore(
+  choice: 'auto' | StorageHint | TokenStorage,
+  key: string,
+  changed: (change: StorageChange) => void,
+  current: () => Entry | null,
+): TokenStore {
+  const expiryKey = key + '.expiry';
+  const failed = new Set<StorageName>();
+  const make = (n: StorageName) => (n == 'indexedDB' ? indexedDBStorage(key) : n == 'localStorage' ? localStorageStorage : memoryStorage);
+  let name: StorageName = typeof choice == 'object' ? 'custom' : choice == 'auto' ? 'indexedDB' : choice;
+  let backend = typeof choice == 'object' ? choice : make(name);
+
+  const bounded = <T>(b: TokenStorage, op: (s: TokenStorage) => T) =>
+    Promise.race([Promise.resolve(b).then(op), new Promise<never>((_, reject) => later(() => reject(TIMEOUT), BOUND))]);
+
+  const use = (to: StorageName, reason?: StorageChange['reason'], error?: unknown) => {
+    const from = name;
+    name = to;
+    backend = make(to);
+    if (reason) {
+      changed(error ? { from, to, reason, error } : { from, to, reason });
+      store.write();
+    }
+  };
+
+  const run = <T>(op: (s: TokenStorage) => T): Promise<Awaited<T>> => {
+    const b = backend;
+    return bounded(b, op).catch((error) => {
+      // Concurrent failures of one backend move the session one step, not one step each.
+      if (b == backend) {
+        failed.add(name);
+        use(
+          name == 'custom' ? 'memory' : STORAGE_HINTS[STORAGE_HINTS.indexOf(name) + 1],
+          error == TIMEOUT ? 'timeout' : 'error',
+          error != TIMEOUT && error,
+        );
+      }
+      return run(op);
+    });
+  };
+
+  const both = (s: TokenStorage) => Promise.all([s.get(key), s.get(expiryKey)]);
+  const parse = ([t, m]: unknown[]): Entry | null => {
+    const [e, r] = String(m).split(',').map(Number);
+    // A corrupt token is dropped here: the session then asks for a new one, which overwrites it.
+    return isWellFormedToken(t) ? [t, e || 0, r || 0] : null;
+  };
+
+  const store: TokenStore = {
+    get name() {
+      return name;
+    },
+    async load() {
+      await run(async (s) => {
+        await s.set(key + '.probe', '1');
+        await s.del(key + '.probe');
+      });
+      let entry = await store.read();
+      if (!entry && choice == 'auto' && name == 'indexedDB') {
+        // A server hint may have moved the token to localStorage on an earlier visit.
+        entry = await bounded(localStorageStorage, both).then(parse, () => null);
+        if (entry) use('localStorage');
+      }
+      return entry;
+    },
+    read: () => run(both).then(parse),
+    write: () =>
+      run((s) => {
+        const c = current();
+        return c ? Promise.all([s.set(key, c[0]), s.set(expiryKey, c[1] + ',' + c[2])]) : Promise.all([s.del(key), s.del(expiryKey)]);
+      }),
+    hint(to) {
+      if (choice == 'auto' && to != name && STORAGE_HINTS.includes(to) && !failed.has(to)) {
+        const old = backend;
+        use(to, 'hint');
+        bounded(old, (s) => Promise.all([s.del(key), s.del(expiryKey)])).catch(() => 0);
+      }
+    },
+  };
+  return store;
+}

@@ -1,0 +1,29 @@
+/**
+ * Keeps the tabs of an origin in step: a new token (an Entry) or a logout (null) posted by one reaches the others.
+ * BroadcastChannel where there is one; else localStorage's `storage` event (older iOS webviews), through a key that
+ * is removed as soon as it is written, so the token does not stay there.
+ */
+import type { Entry } from './storage/fallback.js';
+
+export type TabMessage = Entry | null;
+
+export function createTabSync(name: string, receive: (message: TabMessage) => void): (message: TabMessage) => void {
+  const g = globalThis;
+  if (g.BroadcastChannel) {
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (e) => receive(e.data);
+    // Node (tests, server-side rendering) must still be able to exit.
+    (channel as { unref?: () => void }).unref?.();
+    return (m) => channel.postMessage(m);
+  }
+  const k = name + '.tab';
+  g.addEventListener?.('storage', (e) => e.key == k && e.newValue && receive(JSON.parse(e.newValue)));
+  return (m) => {
+    try {
+      localStorage.setItem(k, JSON.stringify(m));
+      localStorage.removeItem(k);
+    } catch {
+      // No localStorage either: this tab stays on its own.
+    }
+  };
+}
