@@ -107,6 +107,7 @@ if (!quick && filters.length === 0) {
   console.log('partial run: wrote bench/results/partial.tmp.json and partial.tmp.svg (not committed)');
 }
 rmSync(tmp, { recursive: true, force: true });
-const missed = final.filter((r) => r.met === false).length;
-const notRun = final.filter((r) => r.notRun).length;
-console.log(`${final.length - missed - notRun} measured, ${missed} missed, ${notRun} not run`);
+const count = (f) => final.filter(f).length;
+console.log(
+  `${count((r) => r.met === true)} met, ${count((r) => r.met === false)} missed, ${count((r) => r.met === null && !r.notRun)} reported, ${count((r) => r.notRun)} not run`,
+);
