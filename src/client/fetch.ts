@@ -25,8 +25,9 @@ export const createFetch =
     let res = await send();
     if (sent && res.status == 401 && /invalid_token/.test(res.headers.get(HEADERS.wwwAuthenticate)!)) {
       await core.renew(sent).catch(noop);
-      // A stream body is gone once sent: the caller gets the 401 (the token is renewed for its next try).
-      if (!(init?.body as ReadableStream | undefined)?.getReader) res = await send();
+      // Retry only with a new token, and not with a stream body: it is gone once sent (the caller gets the 401,
+      // and the renewed token for its next try).
+      if (core.token != sent && !(init?.body as ReadableStream | undefined)?.getReader) res = await send();
     }
     const fresh = res.headers.get(HEADERS.sessionToken);
     if (isWellFormedToken(fresh)) core.take(fresh);

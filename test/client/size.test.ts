@@ -1,0 +1,56 @@
+/**
+ * The built browser outputs (npm test builds them first): the script-tag bundle within its min+gzip budget,
+ * dependencies included, and no `require` or Node built-in in anything a browser loads.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
+const UMD = join(dist, 'hybrid-session.umd.min.js');
+const BUDGET = 6144;
+
+function read(path: string): string {
+  assert.ok(existsSync(path), `${path} is missing: run \`npm run build\` first`);
+  return readFileSync(path, 'utf8');
+}
+
+test(`the UMD bundle is at most ${BUDGET} bytes min+gzip, idb-keyval and reconnecting-websocket included`, () => {
+  const code = read(UMD);
+  const size = gzipSync(code, { level: 9 }).length;
+  assert.ok(size <= BUDGET, `dist/hybrid-session.umd.min.js is ${size} bytes gzipped (budget ${BUDGET})`);
+  // Bundled, not referenced: the page needs nothing else.
+  assert.match(code, /indexedDB\.open/);
+  assert.match(code, /No valid WebSocket class provided/);
+  assert.match(code, /\.HybridSession=/);
+});
+
+test('the UMD bundle has no require, no Node built-in, no debug logging', () => {
+  const code = read(UMD);
+  assert.doesNotMatch(code, /\brequire\s*\(/);
+  assert.doesNotMatch(code, /["']node:/);
+  assert.doesNotMatch(code, /\bprocess\.|\bBuffer\b/);
+  assert.doesNotMatch(code, /"(open|close|message) event"/, "reconnecting-websocket's debug calls are stripped");
+});
+
+test('the ESM client imports only idb-keyval, reconnecting-websocket and its own chunks', () => {
+  const bare = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = read(file);
+    assert.doesNotMatch(code, /\brequire\s*\(/, file);
+    assert.doesNotMatch(code, /\bprocess\.|\bBuffer\b/, file);
+    for (const [, spec] of code.matchAll(/(?:^|[;\n])\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+      if (spec.startsWith('.')) walk(resolve(dirname(file), spec));
+      else bare.add(spec);
+    }
+  };
+  walk(join(dist, 'client/index.js'));
+  assert.deepEqual([...bare].sort(), ['idb-keyval', 'reconnecting-websocket']);
+  assert.ok(existsSync(join(dist, 'types/client/index.d.ts')), 'types are emitted');
+});
