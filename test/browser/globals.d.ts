@@ -1,0 +1,10 @@
+// What the fixture pages (test/browser/fixtures/harness.js) put on window, for page.evaluate callbacks.
+import type { Session, SessionOptions } from '../../src/client/index.ts';
+
+declare global {
+  var HybridSession: typeof import('../../src/client/index.ts');
+  var session: Session;
+  var events: { name: string; payload: any }[];
+  function start(options: SessionOptions): Session;
+  function eventsNamed(name: string): any[];
+}

@@ -1,0 +1,189 @@
+/**
+ * What the client's browser tests share: the real server shim (express + ws + hybridSession) on loopback, a static
+ * server for the pages on another origin, real Chromium, and a watch that fails a test on any uncaught page error.
+ *
+ * Origins: pages on http://127.0.0.1:<A>, the API on http://localhost:<B> — another site, so no cookie crosses and
+ * the token is the only credential (the hybrid-app case). `sameOrigin: true` serves the pages from the API instead.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { hybridSession, type HybridSession, type HybridSessionOptions } from '../../src/server/index.ts';
+import { CHROMIUM_ARGS, chromiumExecutable } from './env.ts';
+import { close, listen } from './net.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SECRET = 'browser-tests-secret-0123456789-abcdefghijklmnop';
+
+export interface Upgrade {
+  /** Sec-WebSocket-Protocol as offered. */
+  offered: string[];
+  /** The protocol the server selected. */
+  selected: string;
+  url: string;
+  sid: string;
+  ws: WebSocket;
+}
+
+export interface Api {
+  /** http://localhost:<port> */
+  url: string;
+  hs: HybridSession;
+  /** Requests to the token endpoint, by method. */
+  tokenRequests: { POST: number; DELETE: number };
+  upgrades: Upgrade[];
+  /** Every closed server-side socket: [sid, code]. */
+  closed: [string, number][];
+  /** Serve static files too (same-origin pages). */
+  pages: string;
+  close(): Promise<void>;
+}
+
+export interface ApiOptions extends Partial<HybridSessionOptions> {
+  /** What the websocket does with a connection: 'echo' (default) answers {sid, data}; 'close4401' closes it at once. */
+  ws?: HybridSessionOptions['ws'];
+  socket?: 'echo' | 'close4401';
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+};
+
+/** Fixture pages, the built dist/, and the two ESM dependencies the import map names; nothing else. */
+const SERVED = [
+  ['/dist/', join(root, 'dist')],
+  ['/node_modules/idb-keyval/', join(root, 'node_modules/idb-keyval')],
+  ['/node_modules/reconnecting-websocket/', join(root, 'node_modules/reconnecting-websocket')],
+  ['/', join(root, 'test/browser/fixtures')],
+] as const;
+
+async function serveStatic(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<boolean> {
+  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  for (const [prefix, dir] of SERVED) {
+    if (!path.startsWith(prefix)) continue;
+    const file = resolve(dir, '.' + path.slice(prefix.length - 1));
+    if (!file.startsWith(dir + sep)) break;
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+      res.end(body);
+      return true;
+    } catch {
+      break;
+    }
+  }
+  return false;
+}
+
+export async function startPages(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    serveStatic(req, res).then((done) => {
+      if (!done) res.writeHead(404).end();
+    });
+  });
+  const url = await listen(server);
+  return { url, close: () => close(server) };
+}
+
+/** The real shim on loopback: hybridSession's middleware and upgrades, and a tiny app around them. */
+export async function startApi(options: ApiOptions = {}): Promise<Api> {
+  const { socket = 'echo', ...hsOptions } = options;
+  const hs = hybridSession({ secret: SECRET, ...hsOptions } as HybridSessionOptions);
+  const tokenPath = hs.options.tokenPath;
+  const tokenRequests = { POST: 0, DELETE: 0 };
+  const upgrades: Upgrade[] = [];
+  const closed: [string, number][] = [];
+  const app = express();
+  app.use((req, _res, next) => {
+    if (req.path === tokenPath && (req.method === 'POST' || req.method === 'DELETE')) tokenRequests[req.method]++;
+    next();
+  });
+  app.use(hs.middleware as express.RequestHandler);
+  type Req = express.Request & { session: any; sessionID: string };
+  app.get('/api/me', (req, res) => {
+    const r = req as Req;
+    res.json({ sid: r.sessionID, n: r.session.n ?? 0, auth: req.headers.authorization ?? null });
+  });
+  app.post('/api/inc', (req, res) => {
+    const r = req as Req;
+    r.session.n = (r.session.n ?? 0) + 1;
+    res.json({ sid: r.sessionID, n: r.session.n });
+  });
+  app.post('/api/echo', express.text({ type: '*/*' }), (req, res) => {
+    res.json({ body: req.body, auth: req.headers.authorization ?? null });
+  });
+  app.post('/api/login', (req, res, next) => {
+    const r = req as Req;
+    r.session.regenerate((err: unknown) => {
+      if (err) return next(err);
+      r.session.user = 'alice';
+      res.json({ sid: r.sessionID });
+    });
+  });
+  app.use(async (req, res, next) => ((await serveStatic(req, res)) ? undefined : next()));
+
+  const server: Server = createServer(app);
+  const wss = new WebSocketServer({ noServer: true });
+  hs.attach(server, wss);
+  wss.on('connection', (ws, req) => {
+    const r = req as IncomingMessage & { sessionID: string };
+    upgrades.push({
+      offered: String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+      selected: ws.protocol,
+      url: req.url ?? '',
+      sid: r.sessionID,
+      ws,
+    });
+    ws.on('close', (code) => closed.push([r.sessionID, code]));
+    if (socket === 'close4401') return ws.close(4401, 'refused by the app');
+    ws.on('message', (data) => ws.send(JSON.stringify({ sid: hs.sessionOf(ws).sessionID, data: String(data) })));
+  });
+  const base = await listen(server);
+  const url = base.replace('127.0.0.1', 'localhost');
+  return {
+    url,
+    hs,
+    tokenRequests,
+    upgrades,
+    closed,
+    pages: base,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      hs.close();
+      await close(server);
+    },
+  };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumExecutable()!, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A page whose uncaught errors (and console errors other than the browser's own network reports, which 401s and
+ * refused sockets cause on purpose) are collected; `assertClean()` fails the test on any.
+ */
+export async function watchedPage(context: BrowserContext, errors: string[], label = 'page'): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(`[${label}] pageerror: ${e.stack ?? e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource|WebSocket connection to/.test(m.text())) errors.push(`[${label}] console.error: ${m.text()}`);
+  });
+  return page;
+}
+
+export const BUILDS = { umd: 'umd.html', esm: 'esm.html' } as const;
+
+/** Open a fixture page (UMD by default) and wait until window.HybridSession is there. */
+export async function openFixture(page: Page, pagesUrl: string, build: keyof typeof BUILDS = 'umd'): Promise<void> {
+  await page.goto(`${pagesUrl}/${BUILDS[build]}`);
+  await page.waitForFunction(() => 'HybridSession' in window && 'start' in window);
+}
