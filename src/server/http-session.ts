@@ -137,9 +137,30 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     return this;
   });
 
-  defineMethod(sess, 'regenerate', function regenerate(this: SessionObject, fn?: unknown) {
-    const cb = callbackOf(fn);
+  defineMethod(sess, 'regenerate', function regenerate(this: SessionObject, fn?: unknown, more?: unknown) {
+    // regenerate(cb) as express-session; regenerate({ keepSockets: true }, cb) moves the session's open websockets
+    // to the new id instead of closing them (SocketStream's setUserId signs in under open sockets).
+    const keepSockets = typeof fn === 'object' && fn !== null && (fn as { keepSockets?: unknown }).keepSockets === true;
+    const cb = callbackOf(typeof fn === 'function' ? fn : more);
     const oldId = this.id;
+    if (keepSockets) {
+      req.sessionID = newSessionId();
+      const next = generateSession(req as never, newCookie(core.options, req));
+      wrap(ctx, next);
+      // Stored at once, not at res.end(): the sockets moved to it may read it first.
+      next.save((err?: unknown) => {
+        if (err) return cb(err);
+        core.registry.move(oldId, next.id, expiresOf(next));
+        core.access.destroy(oldId).then(
+          () => {
+            core.registry.revoke(oldId);
+            cb();
+          },
+          (e) => cb(e),
+        );
+      });
+      return this;
+    }
     core.access.destroy(oldId).then(
       () => {
         core.registry.revoke(oldId);

@@ -34,7 +34,8 @@ export class WebSocketSession implements SessionHandle {
   ) {}
 
   get sessionID(): string {
-    return this.sid;
+    // The registry is the truth: another socket's regenerate({ keepSockets: true }) may have moved this one.
+    return this.core.registry.sessionIdOf(this.ws) ?? this.sid;
   }
 
   private inflate(sid: string, data: Parameters<typeof inflateSession>[2]): SessionObject {
@@ -82,7 +83,7 @@ export class WebSocketSession implements SessionHandle {
   }
 
   async load(): Promise<SessionObject> {
-    const sid = this.sid;
+    const sid = this.sessionID;
     const data = await this.core.access.get(sid);
     if (!data) {
       this.core.registry.closeSession(sid);
@@ -99,7 +100,7 @@ export class WebSocketSession implements SessionHandle {
   }
 
   async update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject> {
-    const sid = this.sid;
+    const sid = this.sessionID;
     const saved = await updateSession(this.core, sid, (data) => this.inflate(sid, data), fn).catch((err) => {
       if (err instanceof HybridSessionError && err.code === 'HS_ERR_INVALID_TOKEN') this.core.registry.closeSession(sid);
       throw err;
@@ -108,9 +109,9 @@ export class WebSocketSession implements SessionHandle {
     return saved;
   }
 
-  async regenerate(): Promise<RegeneratedSession> {
+  async regenerate(options?: { keepSockets?: boolean }): Promise<RegeneratedSession> {
     const { core } = this;
-    const oldId = this.sid;
+    const oldId = this.sessionID;
     const newId = newSessionId();
     const cookie = newCookie(core.options, this.upgradeReq);
     const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
@@ -119,20 +120,22 @@ export class WebSocketSession implements SessionHandle {
     this.sid = newId;
     this.loaded = session;
     const expires = expiresOf(session);
-    core.registry.rebind(this.ws, newId, expires);
+    // keepSockets: the session's other sockets follow the new id too (sign-in under open tabs) instead of closing.
+    if (options?.keepSockets === true) core.registry.move(oldId, newId, expires);
+    else core.registry.rebind(this.ws, newId, expires);
     await core.access.destroy(oldId);
     core.registry.revoke(oldId, this.ws);
     return { sessionID: newId, session, ...issueFor(core.options, newId, expires) };
   }
 
   async destroy(): Promise<void> {
-    const sid = this.sid;
+    const sid = this.sessionID;
     await this.core.access.destroy(sid);
     this.core.registry.revoke(sid);
   }
 
   async issueToken(): Promise<IssuedToken> {
-    return issueToken(this.core, this.sid);
+    return issueToken(this.core, this.sessionID);
   }
 }
 

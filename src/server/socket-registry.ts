@@ -86,6 +86,15 @@ export class SocketRegistry {
     this.bind(ws, newSid, expiresAt);
   }
 
+  /** Every socket of `oldSid` now belongs to `newSid`, left open: an id rotated under open sockets (sign-in). */
+  move(oldSid: string, newSid: string, expiresAt: number): WebSocket[] {
+    const state = this.sessions.get(oldSid);
+    if (!state) return [];
+    const sockets = [...state.sockets];
+    for (const ws of sockets) this.rebind(ws, newSid, expiresAt);
+    return sockets;
+  }
+
   /** Closes this process's sockets of `sid` with 4401 (except `keep`). What a bus subscriber calls. */
   closeSession(sid: string, keep?: WebSocket, reason = 'session ended'): void {
     const state = this.sessions.get(sid);

@@ -80,8 +80,11 @@ export interface SessionHandle {
   save(): Promise<void>;
   /** Atomic read-modify-write, retried on conflict; resolves to the saved session. */
   update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject>;
-  /** New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed and its other sockets closed 4401. */
-  regenerate(): Promise<RegeneratedSession>;
+  /**
+   * New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed
+   * and its other sockets closed 4401 — or, with `keepSockets: true`, re-bound to the new id as well (their handles follow).
+   */
+  regenerate(options?: { keepSockets?: boolean }): Promise<RegeneratedSession>;
   /** Destroys the session; every socket of it (this one included) closes with 4401. */
   destroy(): Promise<void>;
   /** A fresh token for this socket's session (e.g. to hand over an RPC). */
