@@ -73,7 +73,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     middleware: createMiddleware(core),
     attach(server, wss) {
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        // A server with several WebSocketServers: each handles its own `path`, the others ignore the upgrade.
+        // Several WebSocketServers on one server: each takes its own `path`; the first attached match wins.
         const w = wss as WebSocketServer & { options: { path?: string } };
         if (w.options.path && !wss.shouldHandle(req)) return;
         handleUpgrade(core, onSession, wss, req, socket, head);

@@ -22,6 +22,8 @@ import { verifyToken } from './token.js';
 import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
 
 const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
+/** Set on an upgrade request once a WebSocketServer took it, so a second attach()ed server leaves it alone. */
+export const kClaimed = Symbol.for('hybrid-session.upgradeClaimed');
 
 function invalid(message: string): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', message);
@@ -101,6 +103,9 @@ export function handleUpgrade(
   socket: Duplex,
   head: Buffer,
 ): void {
+  const claimed = req as IncomingMessage & { [kClaimed]?: boolean };
+  if (claimed[kClaimed]) return;
+  claimed[kClaimed] = true;
   ensureProtocolSelection(wss);
   // The client may vanish while the store answers; until ws owns the socket its errors are ours to swallow.
   const onError = () => socket.destroy();
