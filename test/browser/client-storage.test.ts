@@ -1,0 +1,214 @@
+/**
+ * Where the token lives, in real Chromium against the real shim: IndexedDB and localStorage surviving a reload
+ * (no new token request), the server's storage hint, and the fallbacks when localStorage throws or IndexedDB
+ * throws or never answers — a `storage` event, and the app keeps working.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { noChromium } from '../helpers/env.ts';
+import { launchBrowser, openFixture, startApi, startPages, watchedPage, type Api } from '../helpers/browser.ts';
+
+const KEY = 'hybrid-session';
+
+describe('token storage in the browser', { skip: noChromium, timeout: 180_000 }, () => {
+  let browser: Browser;
+  let api: Api;
+  /** Hints localStorage (SocketStream's ws.client.localStorage: true). */
+  let lsApi: Api;
+  let pages: Awaited<ReturnType<typeof startPages>>;
+
+  before(async () => {
+    pages = await startPages();
+    api = await startApi({ allowedOrigins: [pages.url] });
+    lsApi = await startApi({ allowedOrigins: [pages.url], ws: { client: { localStorage: true } } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await api?.close();
+    await lsApi?.close();
+    await pages?.close();
+  });
+
+  /** A fresh context (empty storage), with `init` run before any page script. */
+  async function withPage(fn: (page: Page, context: BrowserContext) => Promise<void>, init?: () => void) {
+    const errors: string[] = [];
+    const context = await browser.newContext();
+    try {
+      if (init) await context.addInitScript(init);
+      const page = await watchedPage(context, errors);
+      await openFixture(page, pages.url);
+      await fn(page, context);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  }
+
+  /** Start a session in the page; what it got, and how it works: /api/me through session.fetch. */
+  const startAndUse = (page: Page, url: string, storage?: string) =>
+    page.evaluate(
+      async ({ url, storage }) => {
+        const s = start(storage ? { url, storage: storage as never } : { url });
+        const token = await s.ready();
+        const me = await (await s.fetch('/api/me')).json();
+        // The storage events of this start (they are asynchronous: let any pending one land).
+        await new Promise((r) => setTimeout(r, 50));
+        return { token, storage: s.storage, me, changes: eventsNamed('storage') };
+      },
+      { url, storage },
+    );
+
+  const readIndexedDB = (page: Page) =>
+    page.evaluate(
+      (key) =>
+        new Promise<unknown>((resolve, reject) => {
+          const open = indexedDB.open(key);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            if (!db.objectStoreNames.contains(key)) return resolve(undefined);
+            const get = db.transaction(key).objectStore(key).get(key);
+            get.onsuccess = () => resolve(get.result);
+            get.onerror = () => reject(get.error);
+          };
+        }),
+      KEY,
+    );
+
+  test("IndexedDB ('auto', the server's default hint): persisted, and a reload reuses it without asking", async () => {
+    await withPage(async (page) => {
+      const first = await startAndUse(page, api.url);
+      assert.equal(first.storage, 'indexedDB');
+      assert.deepEqual(first.changes, []);
+      assert.equal(first.me.auth, `Bearer ${first.token}`);
+      assert.equal(await readIndexedDB(page), first.token);
+      const posts = api.tokenRequests.POST;
+      await page.reload();
+      await page.waitForFunction(() => 'start' in window);
+      const second = await startAndUse(page, api.url);
+      assert.equal(second.token, first.token);
+      assert.equal(second.storage, 'indexedDB');
+      assert.equal(second.me.sid, first.me.sid);
+      assert.equal(api.tokenRequests.POST, posts, 'no token request after the reload');
+    });
+  });
+
+  test("localStorage (the server's hint): moved there from IndexedDB, and a reload finds it", async () => {
+    await withPage(async (page) => {
+      const first = await startAndUse(page, lsApi.url);
+      assert.equal(first.storage, 'localStorage');
+      assert.deepEqual(first.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'hint' }]);
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
+      assert.equal(await readIndexedDB(page), undefined, 'nothing left behind in IndexedDB');
+      const posts = lsApi.tokenRequests.POST;
+      await page.reload();
+      await page.waitForFunction(() => 'start' in window);
+      const second = await startAndUse(page, lsApi.url);
+      assert.equal(second.token, first.token);
+      assert.equal(second.storage, 'localStorage');
+      assert.deepEqual(second.changes, []);
+      assert.equal(second.me.sid, first.me.sid);
+      assert.equal(lsApi.tokenRequests.POST, posts);
+    });
+  });
+
+  test("storage: 'localStorage' chosen explicitly survives a reload", async () => {
+    await withPage(async (page) => {
+      const first = await startAndUse(page, api.url, 'localStorage');
+      assert.equal(first.storage, 'localStorage');
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
+      await page.reload();
+      await page.waitForFunction(() => 'start' in window);
+      const second = await startAndUse(page, api.url, 'localStorage');
+      assert.equal(second.token, first.token);
+    });
+  });
+
+  test('localStorage that throws on write (Safari private mode): memory, a storage event, the app works', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, api.url, 'localStorage');
+        assert.equal(r.storage, 'memory');
+        assert.deepEqual(r.changes, [{ from: 'localStorage', to: 'memory', reason: 'error' }]);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+      },
+      () => {
+        Storage.prototype.setItem = function () {
+          throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        };
+      },
+    );
+  });
+
+  test('the hint names a localStorage that throws: on to memory, skipping nothing that works', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, lsApi.url);
+        assert.equal(r.storage, 'memory');
+        assert.deepEqual(r.changes, [
+          { from: 'indexedDB', to: 'localStorage', reason: 'hint' },
+          { from: 'localStorage', to: 'memory', reason: 'error' },
+        ]);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+      },
+      () => {
+        Storage.prototype.setItem = function () {
+          throw new DOMException('The operation is insecure.', 'SecurityError');
+        };
+      },
+    );
+  });
+
+  test('IndexedDB that never answers (some iOS webviews): localStorage after a bounded wait, the app works', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, api.url);
+        assert.equal(r.storage, 'localStorage');
+        assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'timeout' }]);
+        assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+      },
+      () => {
+        // An open request that never fires success, error or blocked.
+        IDBFactory.prototype.open = function () {
+          return {} as IDBOpenDBRequest;
+        };
+      },
+    );
+  });
+
+  test('IndexedDB that throws (blocked): localStorage, a storage event, the app works', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, api.url);
+        assert.equal(r.storage, 'localStorage');
+        assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'error' }]);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+      },
+      () => {
+        IDBFactory.prototype.open = function () {
+          throw new DOMException('IndexedDB is blocked', 'SecurityError');
+        };
+      },
+    );
+  });
+
+  test('a corrupt stored token is discarded, never sent, and replaced', async () => {
+    await withPage(async (page) => {
+      await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), KEY);
+      const seen: string[] = [];
+      page.on('request', (req) => {
+        const auth = req.headers()['authorization'];
+        if (auth) seen.push(auth);
+      });
+      const posts = api.tokenRequests.POST;
+      const r = await startAndUse(page, api.url, 'localStorage');
+      assert.notEqual(r.token, 'garbage token <x>');
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+      assert.equal(api.tokenRequests.POST, posts + 1);
+      assert.ok(seen.every((a) => !a.includes('garbage')));
+    });
+  });
+});
