@@ -48,8 +48,8 @@ export type ActionModule<SS = unknown> = (req: RpcRequest, res: RpcRespond, ss: 
 export interface RpcConnection<S = any> {
   socketId: string;
   clientIp: string | undefined;
-  /** Fresh from the store, every time it is called. */
-  loadSession(): Promise<{ session: S; sessionId: string }>;
+  /** Fresh from the store, every time it is called; `req` is the call it is loaded for (setUserId updates it). */
+  loadSession(req: RpcRequest<S>): Promise<{ session: S; sessionId: string }>;
 }
 
 const METHOD_NAME = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)+$/;
@@ -85,10 +85,11 @@ function actionFunction(name: string, module: unknown): ActionModule<any> {
 
 export class RpcRouter<SS = unknown> {
   readonly #modules = new Map<string, ActionModule<SS>>();
-  readonly #ss: SS;
+  readonly #ss: () => SS;
   readonly #onLateError: (error: unknown) => void;
 
-  constructor(ss: SS, onLateError: (error: unknown) => void) {
+  /** `ss` is a thunk: the app object that action modules receive is finished after its router is made. */
+  constructor(ss: () => SS, onLateError: (error: unknown) => void) {
     this.#ss = ss;
     this.#onLateError = onLateError;
   }
@@ -185,7 +186,7 @@ export class RpcRouter<SS = unknown> {
 
       let actions: Record<string, unknown> | undefined | null;
       try {
-        actions = factory(req, res, this.#ss);
+        actions = factory(req, res, this.#ss());
       } catch (error) {
         fail(error);
         return;
@@ -200,7 +201,7 @@ export class RpcRouter<SS = unknown> {
         for (const item of middleware) {
           if (answered) return;
           if (item === 'session') {
-            const { session, sessionId } = await conn.loadSession();
+            const { session, sessionId } = await conn.loadSession(req);
             req.session = session;
             req.sessionId = sessionId;
           } else {

@@ -5,6 +5,7 @@
  */
 import type { Store } from 'express-session';
 import { HybridSessionError } from '../shared/errors.js';
+import { VERSION_KEY } from '../server/index.js';
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]` */
@@ -173,6 +174,7 @@ export async function buildStore(choice: StoreChoice, maxAge: number, warn: (mes
     // Used when a session carries no cookie expiry; otherwise connect-redis derives the TTL from it.
     ttl: Math.ceil(maxAge / 1000),
   });
+  addCompareAndSet(store as unknown as CasTarget);
   return {
     store: store as unknown as Store,
     ready: ready.catch((cause: unknown) => {
@@ -194,5 +196,54 @@ export async function buildStore(choice: StoreChoice, maxAge: number, warn: (mes
         client.destroy?.();
       }
     },
+  };
+}
+
+/**
+ * The server's update(fn) is atomic across processes only with a store that can compare-and-set (a version kept
+ * in the session data); connect-redis has none, so the facade adds one as a Lua script: read, compare the
+ * version, write with the same TTL rule connect-redis uses, all inside Redis.
+ */
+const CAS_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, data = pcall(cjson.decode, current)
+local version = 0
+if ok and type(data) == 'table' and type(data[ARGV[4]]) == 'number' then version = data[ARGV[4]] end
+if version ~= tonumber(ARGV[1]) then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;
+
+interface CasTarget {
+  client: { eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> };
+  prefix: string;
+  ttl: number | ((sess: unknown) => number);
+  serializer: { stringify(sess: unknown): string };
+  compareAndSet?: (sid: string, expected: number, sess: unknown, cb: (err: unknown, ok?: boolean) => void) => void;
+}
+
+/** connect-redis's own rule: the cookie's expiry when there is one, else its ttl option (seconds). */
+function ttlOf(store: CasTarget, sess: { cookie?: { expires?: unknown } } | null): number {
+  if (typeof store.ttl === 'function') return store.ttl(sess);
+  const expires = sess?.cookie?.expires;
+  if (expires) return Math.ceil((Number(new Date(expires as string)) - Date.now()) / 1000);
+  return store.ttl;
+}
+
+export function addCompareAndSet(store: CasTarget): void {
+  store.compareAndSet = (sid, expected, sess, cb) => {
+    const ttl = ttlOf(store, sess as { cookie?: { expires?: unknown } });
+    store.client
+      .eval(CAS_SCRIPT, {
+        keys: [store.prefix + sid],
+        arguments: [String(expected), store.serializer.stringify(sess), String(ttl), VERSION_KEY],
+      })
+      .then((reply) => cb(null, Number(reply) === 1), (err: unknown) => cb(err));
   };
 }

@@ -17,7 +17,7 @@ function connection(loads: { count: number }): RpcConnection {
 }
 
 function router(late: unknown[] = []) {
-  const r = new RpcRouter({ name: 'ss' }, (e) => late.push(e));
+  const r = new RpcRouter(() => ({ name: 'ss' }), (e) => late.push(e));
   r.actions('app', function (req, res, ss) {
     req.use('session');
     return {

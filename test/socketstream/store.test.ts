@@ -103,6 +103,36 @@ describe('the Redis store, against a real redis-server', { skip: noRedis }, () =
     }
   });
 
+  test('compareAndSet (added for update()): writes only over the expected version, keeps the TTL rule', async () => {
+    const built = await buildStore(chooseStore('redis', { port: redis.port, prefix: 'cas:' }), 120_000, quiet);
+    await built.ready;
+    const store = built.store as unknown as {
+      compareAndSet(sid: string, expected: number, sess: object, cb: (e: unknown, ok?: boolean) => void): void;
+      set(sid: string, sess: object, cb: (e?: unknown) => void): void;
+    };
+    const cas = (expected: number, sess: object) =>
+      new Promise<boolean>((resolve, reject) => store.compareAndSet('s1', expected, sess, (e, ok) => (e ? reject(e) : resolve(ok!))));
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    try {
+      assert.equal(await cas(0, { cookie: {}, n: 1, __hsVersion: 1 }), false, 'no session: nothing to compare against');
+      await new Promise<void>((resolve, reject) => store.set('s1', { cookie: {}, n: 0 }, (e) => (e ? reject(e) : resolve())));
+      assert.equal(await cas(0, { cookie: {}, n: 1, __hsVersion: 1 }), true);
+      assert.equal(await cas(0, { cookie: {}, n: 2, __hsVersion: 1 }), false, 'a stale version loses');
+      assert.equal(await cas(1, { cookie: {}, n: 2, __hsVersion: 2 }), true);
+      assert.deepEqual(JSON.parse((await probe.get('cas:s1'))!), { cookie: {}, n: 2, __hsVersion: 2 });
+      const ttl = await probe.ttl('cas:s1');
+      assert.ok(ttl > 100 && ttl <= 120, `ttl ${ttl}`);
+      const expires = new Date(Date.now() + 30_000).toISOString();
+      assert.equal(await cas(2, { cookie: { expires }, n: 3, __hsVersion: 3 }), true);
+      const ttl2 = await probe.ttl('cas:s1');
+      assert.ok(ttl2 > 20 && ttl2 <= 30, `ttl from cookie.expires ${ttl2}`);
+    } finally {
+      await probe.close();
+      await built.close();
+    }
+  });
+
   test('no redis listening: ready rejects with HS_ERR_STORE_UNAVAILABLE after connectTimeout, not a hang', async () => {
     const port = await freePort();
     const built = await buildStore(chooseStore('redis', { port, connectTimeout: 300 }), 60_000, quiet);
