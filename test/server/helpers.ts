@@ -197,3 +197,8 @@ export function ask(ws: WebSocket, msg: unknown): Promise<any> {
     ws.send(JSON.stringify(msg));
   });
 }
+
+/** The server side of the next websocket the app accepts. */
+export function nextConnection(app: TestApp): Promise<WebSocket> {
+  return new Promise((resolve) => app.wss.once('connection', (ws) => resolve(ws)));
+}
