@@ -1,6 +1,7 @@
 /** Shared by the server tests: a strong test secret, servers on 127.0.0.1:0, a store that counts its calls. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import session from 'express-session';
 import { WebSocket, WebSocketServer } from 'ws';
 import { close, listen } from '../helpers/net.ts';
@@ -201,4 +202,60 @@ export function ask(ws: WebSocket, msg: unknown): Promise<any> {
 /** The server side of the next websocket the app accepts. */
 export function nextConnection(app: TestApp): Promise<WebSocket> {
   return new Promise((resolve) => app.wss.once('connection', (ws) => resolve(ws)));
+}
+
+/**
+ * A raw upgrade request on a net socket (any bytes, no client-side validation). Resolves with the response head
+ * exactly as the server wrote it and, after a 101 with `awaitClose`, the code of the server's first close frame.
+ */
+export function rawUpgrade(portNumber: number, headers: Record<string, string>, path = '/', awaitClose = false): Promise<{ head: string; status: number; closeCode: number | null }> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port: portNumber, host: '127.0.0.1' });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      const text = buf.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const head = end === -1 ? text : text.slice(0, end);
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+      let closeCode: number | null = null;
+      if (end !== -1) {
+        const frame = buf.subarray(Buffer.byteLength(text.slice(0, end + 4), 'latin1'));
+        if (frame.length >= 4 && (frame[0]! & 0x0f) === 0x8) closeCode = frame.readUInt16BE(2);
+      }
+      resolve({ head, status, closeCode });
+    };
+    const lines = [
+      `GET ${path} HTTP/1.1`,
+      `Host: 127.0.0.1:${portNumber}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      if (!settled) reject(new Error('no answer'));
+    });
+    socket.on('error', (err) => (buf.length ? finish() : reject(err)));
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const text = buf.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      if (!text.startsWith('HTTP/1.1 101')) {
+        // a refusal: wait for the body (Content-Length) or the close
+        const len = Number(/\r\nContent-Length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? NaN);
+        if (!Number.isNaN(len) && buf.length >= Buffer.byteLength(text.slice(0, end + 4), 'latin1') + len) finish();
+        return;
+      }
+      if (!awaitClose || buf.length >= Buffer.byteLength(text.slice(0, end + 4), 'latin1') + 4) finish();
+    });
+    socket.on('close', finish);
+    socket.write(Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'));
+  });
 }

@@ -1,60 +1,26 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection } from 'node:net';
 import { createServer } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { hybridSession, MemoryStore } from '../../src/server/index.ts';
 import { close, listen } from '../helpers/net.ts';
-import { SECRET, ask, connect, countingStore, getToken, port, startApp } from './helpers.ts';
-
-/** A raw upgrade request on a net socket: resolves with the response head exactly as the server wrote it. */
-function rawUpgrade(portNumber: number, headers: Record<string, string>, path = '/'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port: portNumber, host: '127.0.0.1' });
-    let buf = '';
-    const lines = [
-      `GET ${path} HTTP/1.1`,
-      `Host: 127.0.0.1:${portNumber}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-      'Sec-WebSocket-Version: 13',
-      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    ];
-    socket.setTimeout(10_000, () => {
-      socket.destroy();
-      reject(new Error('no answer'));
-    });
-    socket.on('error', reject);
-    socket.on('data', (d) => {
-      buf += d.toString('latin1');
-      const end = buf.indexOf('\r\n\r\n');
-      if (end !== -1) {
-        socket.destroy();
-        resolve(buf.slice(0, end));
-      }
-    });
-    socket.on('close', () => resolve(buf));
-    socket.write(lines.join('\r\n') + '\r\n\r\n');
-  });
-}
+import { SECRET, ask, connect, countingStore, getToken, port, rawUpgrade, startApp } from './helpers.ts';
 
 describe('websocket handshake', () => {
   test('selects hybrid-session and never echoes the bearer (raw response headers)', async () => {
     const app = await startApp();
     try {
       const { token } = await getToken(app.url);
-      const head = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session, hybrid-session.bearer.${token}` });
+      const { head } = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session, hybrid-session.bearer.${token}` });
       assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
       assert.match(head, /\r\nSec-WebSocket-Protocol: hybrid-session(\r\n|$)/);
       assert.ok(!head.includes(token), 'token echoed');
       assert.ok(!head.includes('bearer'), 'bearer protocol echoed');
       // offered first, the bearer is still never selected
-      const first = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session.bearer.${token}, hybrid-session` });
+      const { head: first } = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session.bearer.${token}, hybrid-session` });
       assert.match(first, /\r\nSec-WebSocket-Protocol: hybrid-session(\r\n|$)/);
       // offered alone, nothing is selected rather than the bearer
-      const alone = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session.bearer.${token}` });
+      const { head: alone } = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': `hybrid-session.bearer.${token}` });
       assert.match(alone, /^HTTP\/1\.1 101/);
       assert.doesNotMatch(alone, /Sec-WebSocket-Protocol/i);
       // with the real ws client
@@ -168,7 +134,7 @@ describe('websocket credentials', () => {
       store.reset();
       const c = connect(app.wsUrl, ['hybrid-session', `hybrid-session.bearer.${token}`], { origin: 'https://evil.example', headers: { cookie: cookie! } });
       assert.equal(await c.unexpected, 403);
-      const head = await rawUpgrade(port(app.server), { Origin: 'null', 'Sec-WebSocket-Protocol': `hybrid-session, hybrid-session.bearer.${token}` });
+      const { head } = await rawUpgrade(port(app.server), { Origin: 'null', 'Sec-WebSocket-Protocol': `hybrid-session, hybrid-session.bearer.${token}` });
       assert.match(head, /^HTTP\/1\.1 403 Forbidden/);
       assert.equal(store.calls.get, 0);
       const ok = connect(app.wsUrl, ['hybrid-session', `hybrid-session.bearer.${token}`], { origin: 'https://app.example' });
@@ -252,7 +218,7 @@ describe('websocket credentials', () => {
     try {
       store.reset();
       for (const value of ['hybrid-session,,x', 'hybrid-session, hybrid-session', 'a b', 'hybrid-session.bearer.é', ',']) {
-        const head = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': value });
+        const { head } = await rawUpgrade(port(app.server), { 'Sec-WebSocket-Protocol': value });
         assert.match(head, /^HTTP\/1\.1 400/, value);
       }
       assert.equal(store.calls.get, 0);
