@@ -191,9 +191,15 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     if (!runtime) {
       const building = build();
       runtime = building;
-      building.then((rt) => {
-        if (runtime === building) current = rt;
-      }, () => {});
+      building.then(
+        (rt) => {
+          if (runtime === building) current = rt;
+        },
+        () => {
+          // A refused start (no secret in production, bad settings) can be fixed and tried again.
+          if (runtime === building) runtime = undefined;
+        },
+      );
     }
     return runtime;
   }
@@ -412,7 +418,12 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     },
     async start(target) {
       const rt = await ensureRuntime();
-      await rt.store.ready;
+      try {
+        await rt.store.ready;
+      } catch (error) {
+        await ss.stop();
+        throw error;
+      }
       const own = !isServer(target);
       const server = own ? createServer() : target;
       const attached = attach(rt, server, own);
