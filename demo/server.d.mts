@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { Store } from 'express-session';
 
 export interface DemoOptions {
@@ -27,6 +28,8 @@ export interface Demo {
   fileUrl: string;
   /** Which session store is in use, for display. */
   store: string;
+  /** The API's http.Server (to observe it in tests, or to add routes). */
+  server: Server;
   /** How many websockets the server holds open right now. */
   openSockets(): number;
   close(): Promise<void>;

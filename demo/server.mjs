@@ -135,8 +135,12 @@ export async function startDemo(options = {}) {
       for (const socket of socketsBySession.get(sessionID) ?? []) if (socket.readyState === socket.OPEN) socket.send(text);
     };
 
+    // Browsers ask for it on any page; an empty answer keeps a 404 out of their consoles.
+    const noFavicon = (req, res) => res.status(204).end();
+
     const app = express();
     app.disable('x-powered-by');
+    app.get('/favicon.ico', noFavicon);
     // The SPA's files need no session: served before the middleware so loading them creates none.
     app.use(express.static(dirs.spa, { cacheControl: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-store') }));
     app.use(hs.middleware);
@@ -215,6 +219,7 @@ export async function startDemo(options = {}) {
 
     const hybridStatic = express();
     hybridStatic.disable('x-powered-by');
+    hybridStatic.get('/favicon.ico', noFavicon);
     hybridStatic.use(express.static(dirs.hybrid, { cacheControl: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-store') }));
     staticServer.on('request', hybridStatic);
 
@@ -255,7 +260,7 @@ export async function startDemo(options = {}) {
 
     // For the end-to-end tests: how many websockets the server holds open right now.
     const openSockets = () => wss.clients.size;
-    return { ...urls, openSockets, close };
+    return { ...urls, server: apiServer, openSockets, close };
   } catch (err) {
     wss?.close();
     await Promise.all([closeServer(apiServer), closeServer(staticServer)]);
@@ -267,7 +272,18 @@ export async function startDemo(options = {}) {
 // Run only when executed directly (`node demo/server.mjs`), not when the tests import it.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const env = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
-  const demo = await startDemo({ port: env('PORT', 8080), staticPort: env('STATIC_PORT', 8081) });
+  let demo;
+  try {
+    demo = await startDemo({
+      port: env('PORT', 8080),
+      staticPort: env('STATIC_PORT', 8081),
+      ...(process.env.DEMO_OUT_DIR ? { outDir: process.env.DEMO_OUT_DIR } : {}),
+    });
+  } catch (err) {
+    const hint = err?.code === 'EADDRINUSE' ? ` (port ${err.port} is taken: set PORT=… and STATIC_PORT=…)` : '';
+    console.error(`demo: ${err?.message ?? err}${hint}`);
+    process.exit(1);
+  }
   let stopping = false;
   const stop = async (signal) => {
     if (stopping) return;

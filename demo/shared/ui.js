@@ -53,6 +53,7 @@
     var state = { user: null, sid: null, count: null, via: '', ws: 'connecting', cookie: null, stopped: false };
     var socket = null;
     var session;
+    var signingOut = false;
 
     function log(text) {
       var li = document.createElement('li');
@@ -214,7 +215,13 @@
     }));
 
     $('sign-out').addEventListener('click', guard(async function () {
-      await session.logout();
+      // logout() emits 'logout' here too, synchronously: tell that apart from another tab's sign-out.
+      signingOut = true;
+      try {
+        await session.logout();
+      } finally {
+        signingOut = false;
+      }
       signedOut('Signed out: the server destroyed the session and closed its websockets.');
       log('signed out');
     }));
@@ -234,7 +241,9 @@
 
     $('forget').addEventListener('click', guard(async function () {
       var before = state.sid;
+      // Drops the token from storage and memory, as an app reinstall or a cleared webview would; the session stays.
       await session.forget();
+      disconnect('connecting');
       log('token deleted from ' + session.storage + ' and memory');
       await session.ready();
       await refresh();
@@ -245,7 +254,6 @@
         notice('Token forgotten: no cookie reaches the API from this page, so this is a new session (' + state.sid + ').', 'warn');
         log('no cookie: new session ' + state.sid);
       }
-      disconnect('connecting');
       connect();
     }));
 
@@ -263,7 +271,7 @@
       refresh().catch(function (err) { log('refresh failed: ' + err.message); });
     });
     session.on('logout', function () {
-      if (!state.stopped) {
+      if (!state.stopped && !signingOut) {
         signedOut('Signed out in another tab: this tab\'s session is gone and its websocket closed.');
         log('signed out (another tab)');
       }

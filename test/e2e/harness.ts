@@ -1,0 +1,166 @@
+/**
+ * What every end-to-end suite shares: the demo server on free ports (built into a temp dir, so suites running in
+ * parallel never share files), real Chromium, a strict console/page-error watch, and readers for what the demo
+ * page shows.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, chromiumExecutable } from '../helpers/env.ts';
+import { startDemo as startDemoJs, type Demo, type DemoOptions } from '../../demo/server.mjs';
+
+export type { Demo, DemoOptions };
+
+/** A fixed secret per test process: a restarted server must accept the tokens its predecessor issued. */
+const SECRET = 'e2e-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function startDemo(options: Omit<DemoOptions, 'quiet'> = {}): Promise<Demo> {
+  return startDemoJs({ port: 0, staticPort: 0, quiet: true, secret: SECRET, store: 'memory', ...options });
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumExecutable()!, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Collects everything that must fail a test: uncaught page errors, and console messages of type "error".
+ *
+ * The one filter: Chromium itself logs a console error for every network failure (a refused websocket or fetch,
+ * an HTTP 4xx/5xx resource load). Those are the browser reporting the network, not the page failing, and a test
+ * that stops the API server on purpose causes them. `allowNetworkErrors(pattern)` lets through only console
+ * errors matching that pattern, for the test that calls it; everything else, and every `pageerror`, still fails.
+ */
+export class ErrorWatch {
+  readonly errors: string[] = [];
+  readonly allowed: string[] = [];
+  private patterns: RegExp[] = [];
+
+  attach(page: Page, label: string): void {
+    page.on('pageerror', (err) => this.errors.push(`[${label}] pageerror: ${err.stack ?? err.message}`));
+    page.on('console', (msg: ConsoleMessage) => {
+      if (msg.type() !== 'error') return;
+      const text = `[${label}] console.error: ${msg.text()} (${msg.location().url})`;
+      if (this.patterns.some((p) => p.test(msg.text()))) this.allowed.push(text);
+      else this.errors.push(text);
+    });
+  }
+
+  allowNetworkErrors(pattern: RegExp): void {
+    this.patterns.push(pattern);
+  }
+
+  reset(): void {
+    this.errors.length = 0;
+    this.allowed.length = 0;
+    this.patterns = [];
+  }
+
+  assertClean(): void {
+    if (this.errors.length > 0) throw new Error(`page errors:\n${this.errors.join('\n')}`);
+  }
+}
+
+export async function newPage(context: BrowserContext, watch: ErrorWatch, label: string): Promise<Page> {
+  const page = await context.newPage();
+  watch.attach(page, label);
+  return page;
+}
+
+/** What the demo page shows, read from the DOM as a person would read it. */
+export interface Shown {
+  user: string;
+  signedIn: boolean;
+  sid: string;
+  count: string;
+  via: string;
+  storage: string;
+  expires: string;
+  cookie: string;
+  ws: string;
+  notice: string;
+  log: string[];
+}
+
+/**
+ * Read as a string: tsx compiles this file with esbuild's keepNames, which wraps inner functions in a `__name`
+ * helper that does not exist in the page.
+ */
+const READ_PAGE = `(() => {
+  const text = (id) => document.getElementById(id)?.textContent?.trim() ?? '';
+  return {
+    user: text('user'),
+    signedIn: document.getElementById('user')?.getAttribute('data-signed-in') === 'true',
+    sid: text('sid'),
+    count: text('count'),
+    via: text('count-via'),
+    storage: text('storage'),
+    expires: text('expires'),
+    cookie: text('cookie'),
+    ws: text('ws-state'),
+    notice: text('notice'),
+    log: Array.from(document.querySelectorAll('#log li')).map((li) => li.textContent ?? ''),
+  };
+})()`;
+
+export async function shown(page: Page): Promise<Shown> {
+  return page.evaluate(READ_PAGE) as Promise<Shown>;
+}
+
+/** The session's current token, as the page's client holds it in memory. */
+export async function tokenOf(page: Page): Promise<string | null> {
+  return page.evaluate('window.demo.session.token') as Promise<string | null>;
+}
+
+/** Wait until what the page shows satisfies `ok` (polling the DOM); on timeout, say what it showed last. */
+export async function until(page: Page, what: string, ok: (s: Shown) => boolean, timeout = 20_000): Promise<Shown> {
+  const deadline = Date.now() + timeout;
+  let last: Shown | undefined;
+  while (Date.now() < deadline) {
+    last = await shown(page);
+    if (ok(last)) return last;
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`timed out waiting for: ${what}\npage showed: ${JSON.stringify(last, null, 2)}`);
+}
+
+/** The page has a session and a connected websocket. */
+export function ready(page: Page, what = 'page ready'): Promise<Shown> {
+  return until(page, what, (s) => s.sid !== '' && s.sid !== '–' && s.sid !== '…' && s.ws === 'connected' && s.count !== '–');
+}
+
+export async function signIn(page: Page, name: string): Promise<Shown> {
+  const before = await shown(page);
+  await page.fill('#name', name);
+  await page.click('#sign-in');
+  return until(
+    page,
+    `signed in as ${name} with a new session id and a connected websocket`,
+    (s) => s.user === `Signed in as ${name}` && s.sid !== before.sid && s.ws === 'connected',
+  );
+}
+
+export async function incHttp(page: Page, expected: number): Promise<Shown> {
+  await page.click('#inc-http');
+  return until(page, `count ${expected} after +1 over HTTP`, (s) => s.count === String(expected));
+}
+
+export async function incWs(page: Page, expected: number): Promise<Shown> {
+  await page.click('#inc-ws');
+  return until(page, `count ${expected} after +1 over the websocket`, (s) => s.count === String(expected) && /websocket/.test(s.via));
+}
+
+/** A screenshot a person can look at, in test-results/ (git-ignored). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = join(process.cwd(), 'test-results');
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,150 @@
+/**
+ * The demo's hybrid app in real Chromium: a PhoneGap-style page on another site than the API (http://localhost:…
+ * against http://127.0.0.1:…) and the same files opened from file://. No cookie reaches the API from either: the
+ * session lives on the token alone.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import type { Browser } from 'playwright-core';
+import { noChromium } from '../helpers/env.ts';
+import {
+  ErrorWatch,
+  incHttp,
+  incWs,
+  launchBrowser,
+  newPage,
+  ready,
+  removeDir,
+  screenshot,
+  shown,
+  signIn,
+  startDemo,
+  tempDir,
+  until,
+  type Demo,
+} from './harness.ts';
+
+describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }, () => {
+  let demo: Demo;
+  let browser: Browser;
+  let outDir: string;
+
+  before(async () => {
+    outDir = await tempDir('hs-e2e-hybrid-');
+    demo = await startDemo({ outDir });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+    if (outDir) await removeDir(outDir);
+  });
+
+  test('sign in, count over HTTP and websocket, reload: still signed in with the same count', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const page = await newPage(context, watch, 'hybrid');
+      await page.goto(demo.hybridUrl);
+      let s = await ready(page, 'a first anonymous session');
+      assert.equal(s.user, 'Not signed in');
+      assert.equal(s.count, '0');
+      assert.match(s.cookie, /^no\b/, 'no cookie reaches the API from another site');
+      assert.match(s.storage, /^(indexedDB|localStorage)$/);
+      assert.notEqual(s.expires, '–', 'the token expiry is shown');
+
+      const anonymous = s.sid;
+      s = await signIn(page, 'Ada');
+      assert.notEqual(s.sid, anonymous, 'sign-in rotates the session id');
+      await incHttp(page, 1);
+      s = await incWs(page, 2);
+      assert.equal(s.user, 'Signed in as Ada');
+      await screenshot(page, 'hybrid-signed-in');
+
+      await page.reload();
+      const again = await ready(page, 'the same session after a reload');
+      assert.equal(again.user, 'Signed in as Ada');
+      assert.equal(again.sid, s.sid);
+      assert.equal(again.count, '2');
+      await incWs(page, 3);
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('from file:// (origin "null", allowed because the demo lists it): sign in, count, reload', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const origins = new Set<string>();
+      const record = (req: IncomingMessage) => origins.add(String(req.headers.origin));
+      demo.server.prependListener('request', record);
+      demo.server.prependListener('upgrade', record);
+      const page = await newPage(context, watch, 'file');
+      await page.goto(demo.fileUrl);
+      let s = await ready(page, 'a session from a file:// page');
+      assert.equal(await page.evaluate('location.protocol'), 'file:');
+      assert.match(s.cookie, /^no\b/);
+      s = await signIn(page, 'Linus');
+      await incHttp(page, 1);
+      s = await incWs(page, 2);
+      await screenshot(page, 'hybrid-file-signed-in');
+
+      await page.reload();
+      const again = await ready(page, 'the same session after reloading the file:// page');
+      assert.equal(again.user, 'Signed in as Linus');
+      assert.equal(again.sid, s.sid);
+      assert.equal(again.count, '2');
+      assert.deepEqual([...origins], ['null'], 'every request and handshake of the file:// page came from origin "null"');
+      demo.server.off('request', record);
+      demo.server.off('upgrade', record);
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a second tab shares the session; sign out in one tab signs out the other and closes its socket', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const one = await newPage(context, watch, 'tab 1');
+      await one.goto(demo.hybridUrl);
+      await ready(one);
+      const signedIn = await signIn(one, 'Grace');
+      await incHttp(one, 1);
+
+      const two = await newPage(context, watch, 'tab 2');
+      await two.goto(demo.hybridUrl);
+      const s2 = await ready(two, 'the second tab on the same session');
+      assert.equal(s2.user, 'Signed in as Grace');
+      assert.equal(s2.sid, signedIn.sid);
+      assert.equal(s2.count, '1');
+
+      // Each change, over either transport from either tab, shows in both.
+      await incWs(two, 2);
+      await until(one, 'tab 1 sees the count tab 2 changed over the websocket', (s) => s.count === '2');
+      await incHttp(one, 3);
+      await until(two, 'tab 2 sees the count tab 1 changed over HTTP', (s) => s.count === '3');
+      assert.equal(demo.openSockets(), 2);
+
+      await one.click('#sign-out');
+      await until(one, 'tab 1 signed out', (s) => s.user === 'Signed out' && s.ws === 'closed');
+      const after2 = await until(two, 'tab 2 signed out too, its socket closed', (s) => s.user === 'Signed out' && s.ws === 'closed');
+      assert.match(after2.notice, /another tab/);
+      await until(one, 'the server holds no socket any more', () => demo.openSockets() === 0);
+
+      // Signing in again from the signed-out tab starts a fresh session.
+      const fresh = await signIn(two, 'Grace');
+      assert.notEqual(fresh.sid, signedIn.sid);
+      assert.equal(fresh.count, '0');
+      assert.equal((await shown(one)).user, 'Signed out', 'the other tab stays signed out until it is used');
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+});
