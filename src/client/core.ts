@@ -14,8 +14,11 @@ export interface Core {
   /** Keep a token from a header or the RPC notification (persist, tell the other tabs). */
   take(token: string, expiresAt?: number): void;
   emit<K extends keyof SessionEvents>(name: K, payload?: SessionEvents[K]): void;
-  /** Sockets the session keeps open (and closes at logout); a socket closed by the app or given up on leaves it. */
-  readonly live: Set<ReconnectingWebSocket>;
+  /**
+   * Sockets the session keeps open (and closes at logout), each with the function that ends its wait between two
+   * attempts; a socket closed by the app or given up on leaves it.
+   */
+  readonly live: Map<ReconnectingWebSocket, () => void>;
 }
 
 export const noop = () => {};

@@ -50,7 +50,7 @@ export function createSession(options: SessionOptions): Session {
   let epoch = 0;
   let inflight: Promise<string | null> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const live = new Set<ReconnectingWebSocket>();
+  const live: Core['live'] = new Map();
   const report = (e: HybridSessionError) => emit('error', e);
   const auth = (t: string | null): Record<string, string> => (t ? { [HEADERS.authorization]: BEARER + t } : {});
   const current = (): Entry | null => (token ? [token, expiresAt, renewAt] : null);
@@ -86,7 +86,7 @@ export function createSession(options: SessionOptions): Session {
   const drop = () => {
     epoch++;
     set(null);
-    live.forEach((ws) => ws.close());
+    live.forEach((_, ws) => ws.close());
     emit('logout');
   };
 
@@ -110,7 +110,8 @@ export function createSession(options: SessionOptions): Session {
         throw new HybridSessionError('HS_ERR_NETWORK', 'POST', { cause });
       }
       if (!isWellFormedToken(body?.token)) throw new HybridSessionError('HS_ERR_NETWORK', 'POST', { status });
-      if (at != epoch) return;
+      // Logged out meanwhile, or a newer token came in (a login's Session-Token): that one wins.
+      if (at != epoch || token != stale) return;
       store.hint(body.storage);
       await keep(body.token, body.expiresAt);
       // The server made a new session although this tab held a token: the old one is gone.
@@ -135,12 +136,12 @@ export function createSession(options: SessionOptions): Session {
   };
   const websocket = createWebSocket(core);
 
-  // Cordova's resume, the page shown again, the network back: renew if due, reconnect sockets that are down.
+  // Cordova's resume, the page shown again, the network back: renew if due, reconnect sockets that are down now.
   const doc = globalThis.document;
   const wake = () => {
     if (doc?.visibilityState != 'hidden') {
       check();
-      live.forEach((ws) => ws.readyState == ws.CLOSED && ws.reconnect());
+      live.forEach((wake) => wake());
     }
   };
   globalThis.addEventListener?.('online', wake);

@@ -7,4 +7,8 @@ declare global {
   var events: { name: string; payload: any }[];
   function start(options: SessionOptions): Session;
   function eventsNamed(name: string): any[];
+  var ws: import('reconnecting-websocket').default;
+  var socketLog: string[];
+  function openSocket(path: string, options?: import('reconnecting-websocket').Options, protocols?: string | string[]): import('reconnecting-websocket').default;
+  function opens(): number;
 }
