@@ -60,7 +60,9 @@ export interface DetachedRequest {
 /** Stored data → express-session Session bound to `req` (store.createSession revives the Cookie). */
 export function inflateSession(store: Store, req: { sessionID: string; sessionStore: Store }, data: SessionData): SessionObject {
   if (!data.cookie || typeof data.cookie !== 'object') data.cookie = {};
-  return (store.createSession as unknown as (r: unknown, d: unknown) => SessionObject).call(store, req, data);
+  // A store that is not a session.Store subclass (duck-typed get/set/destroy) lacks createSession: use the base one.
+  const create = typeof store.createSession === 'function' ? store.createSession : session.Store.prototype.createSession;
+  return (create as unknown as (r: unknown, d: unknown) => SessionObject).call(store, req, data);
 }
 
 /** Fresh session object for a brand-new id (express-session's store.generate without touching the store object). */

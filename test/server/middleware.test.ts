@@ -77,7 +77,7 @@ for (const flavor of ['express', 'connect', 'http'] as const) {
         const t = await getToken(url);
         store.failGet = new Error('disk on fire');
         store.reset();
-        for (const headers of [{ cookie: t.cookie! }, { authorization: `Bearer ${t.token}` }]) {
+        for (const headers of [{ cookie: t.cookie! }, { authorization: `Bearer ${t.token}` }] as Record<string, string>[]) {
           const res = await fetch(url + '/set?x=1', { headers });
           assert.equal(res.status, 500);
           assert.equal(res.headers.getSetCookie().length, 0);
@@ -300,8 +300,8 @@ describe('req.session behaves as express-session\'s', () => {
     app.use(hs.middleware);
     app.get('/api', (req, res, next) => {
       const s = req.session as any;
-      assert.ok(s instanceof session.Session);
-      assert.ok(s.cookie instanceof session.Cookie);
+      assert.ok((req.session as unknown) instanceof session.Session);
+      assert.ok((req.session.cookie as unknown) instanceof session.Cookie);
       assert.ok(s.cookie.maxAge > 59_000 && s.cookie.maxAge <= 60_000);
       s.views = (s.views ?? 0) + 1;
       const saved = s.views;

@@ -9,7 +9,7 @@ const ROUNDS = 50;
 
 async function hammer(stores: () => session.Store, instances = 1): Promise<{ count: number; version: number }> {
   const store = stores();
-  const apps = [];
+  const apps: Awaited<ReturnType<typeof startApp>>[] = [];
   for (let i = 0; i < instances; i++) apps.push(await startApp({ store }));
   try {
     const { token } = await getToken(apps[0]!.url);
