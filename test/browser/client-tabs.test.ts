@@ -1,0 +1,157 @@
+/**
+ * Tabs of one origin (pages of one BrowserContext) against the real shim: a renewal and a logout in one reach the
+ * others, and one renewal — asked for by every tab at once, or due in every tab at once — makes one token request.
+ * Also without BroadcastChannel (older webviews), through localStorage's `storage` event.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { noChromium } from '../helpers/env.ts';
+import { launchBrowser, openFixture, startApi, startPages, watchedPage, type Api } from '../helpers/browser.ts';
+
+async function until<T>(what: string, check: () => Promise<T> | T, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const tokenOf = (page: Page) => page.evaluate(() => session.token);
+
+describe('tabs', { skip: noChromium, timeout: 180_000 }, () => {
+  let browser: Browser;
+  let api: Api;
+  let pages: Awaited<ReturnType<typeof startPages>>;
+
+  before(async () => {
+    pages = await startPages();
+    api = await startApi({ allowedOrigins: [pages.url] });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await api?.close();
+    await pages?.close();
+  });
+
+  /** Two tabs of one fresh context, each with a started session (the second loads the first's token). */
+  async function twoTabs(fn: (a: Page, b: Page, context: BrowserContext) => Promise<void>, url = () => api.url, init?: () => void) {
+    const errors: string[] = [];
+    const context = await browser.newContext();
+    try {
+      if (init) await context.addInitScript(init);
+      const [a, b] = [await watchedPage(context, errors, 'tab A'), await watchedPage(context, errors, 'tab B')];
+      for (const page of [a, b]) {
+        await openFixture(page, pages.url);
+        await page.evaluate((url) => start({ url }).ready(), url());
+      }
+      assert.equal(await tokenOf(b), await tokenOf(a), 'the second tab loaded the first tab’s token');
+      await fn(a, b, context);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  }
+
+  test('a renewal in one tab reaches the other', async () => {
+    await twoTabs(async (a, b) => {
+      const before = await tokenOf(b);
+      const renewed = await a.evaluate(() => session.renew());
+      assert.notEqual(renewed, before);
+      await until('tab B has the new token', async () => (await tokenOf(b)) === renewed);
+      assert.deepEqual(await b.evaluate(() => eventsNamed('token')), [before, renewed]);
+    });
+  });
+
+  test('every tab renewing at once makes one token request per round', async () => {
+    await twoTabs(async (a, b) => {
+      for (let round = 0; round < 5; round++) {
+        const posts = api.tokenRequests.POST;
+        const [ta, tb] = await Promise.all([a.evaluate(() => session.renew()), b.evaluate(() => session.renew())]);
+        assert.equal(ta, tb, `round ${round}: both tabs hold the one new token`);
+        assert.equal(api.tokenRequests.POST, posts + 1, `round ${round}: one token request`);
+      }
+    });
+  });
+
+  test('a logout in one tab logs the other out: event, no token, its socket closed for good', async () => {
+    await twoTabs(async (a, b) => {
+      await b.evaluate(async () => {
+        const ws = openSocket('/ws', { minReconnectionDelay: 50, maxReconnectionDelay: 100 });
+        await new Promise((r) => ws.addEventListener('open', r));
+      });
+      const upgrades = api.upgrades.length;
+      await a.evaluate(() => session.logout());
+      await until('tab B logged out', () => b.evaluate(() => eventsNamed('logout').length === 1));
+      await until('tab B socket closed', () => b.evaluate(() => socketLog.some((l) => l.startsWith('close'))));
+      assert.equal(await tokenOf(b), null);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(api.upgrades.length, upgrades, 'no reconnect after the logout');
+      assert.equal(await b.evaluate(() => ws.readyState), 3);
+    });
+  });
+
+  test('without BroadcastChannel, the storage event carries renewals and logouts', async () => {
+    await twoTabs(
+      async (a, b) => {
+        assert.equal(await a.evaluate(() => typeof BroadcastChannel), 'undefined');
+        const renewed = await a.evaluate(() => session.renew());
+        await until('tab B has the new token', async () => (await tokenOf(b)) === renewed);
+        await a.evaluate(() => session.logout());
+        await until('tab B logged out', () => b.evaluate(() => eventsNamed('logout').length === 1));
+        assert.equal(await tokenOf(b), null);
+        assert.deepEqual(await a.evaluate(() => Object.keys(localStorage).filter((k) => k.endsWith('.tab'))), [], 'nothing left behind');
+      },
+      undefined,
+      () => {
+        delete (window as { BroadcastChannel?: unknown }).BroadcastChannel;
+      },
+    );
+  });
+});
+
+describe('tabs: a renewal due in every tab at once', { skip: noChromium, timeout: 120_000 }, () => {
+  let browser: Browser;
+  let api: Api;
+  let pages: Awaited<ReturnType<typeof startPages>>;
+  const TOKEN_LIFE = 6000;
+
+  before(async () => {
+    pages = await startPages();
+    api = await startApi({ allowedOrigins: [pages.url], tokenMaxAge: TOKEN_LIFE });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await api?.close();
+    await pages?.close();
+  });
+
+  test('both tabs’ timers fire at half-life; one token request, both tabs get its token', async () => {
+    const errors: string[] = [];
+    const context = await browser.newContext();
+    try {
+      const [a, b] = [await watchedPage(context, errors, 'tab A'), await watchedPage(context, errors, 'tab B')];
+      for (const page of [a, b]) {
+        await openFixture(page, pages.url);
+        await page.evaluate((url) => start({ url }).ready(), api.url);
+      }
+      const first = await tokenOf(a);
+      assert.equal(await tokenOf(b), first);
+      assert.equal(api.tokenRequests.POST, 1);
+      await until(
+        'both tabs renewed',
+        async () => (await tokenOf(a)) !== first && (await tokenOf(b)) !== first,
+        TOKEN_LIFE * 2,
+      );
+      assert.equal(await tokenOf(a), await tokenOf(b));
+      assert.equal(api.tokenRequests.POST, 2, 'one renewal request for both tabs');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
