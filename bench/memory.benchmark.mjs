@@ -109,6 +109,7 @@ report({
     ours: `store ${storeSize.toLocaleString('en-US')} / ${bound?.toLocaleString('en-US') ?? '∞'} sessions after ${created.toLocaleString('en-US')} created; heap ${mb(heapBefore).toFixed(1)} → ${mb(heapAfter).toFixed(1)} MB after ${FORGED.toLocaleString('en-US')} forged`,
     baseline: `${(FORGED / forgedSec / 1000).toFixed(0)}k forged/s, ${storeCallsDuringForged} store calls`,
     ratio: `heap ${growth >= 0 ? '+' : ''}${mb(growth).toFixed(2)} MB`,
+    short: `bound ${bound?.toLocaleString('en-US') ?? '∞'} held · heap ${growth >= 0 ? '+' : ''}${mb(growth).toFixed(2)} MB over ${(FORGED / 1e6).toFixed(FORGED < 1e6 ? 2 : 0)}M forged · ${storeCallsDuringForged} store calls`,
   },
   notes: rejected !== FORGED ? `${FORGED - rejected} forged tokens not rejected as invalid_token (${other} other outcomes)` : undefined,
   extra: {

@@ -92,7 +92,9 @@ for (const r of byId.values()) final.push(decide(r));
 
 const durationSec = Math.round((Date.now() - started) / 1000);
 const meta = machine();
-console.log(`\n## hybrid-session bench — ${meta.date.slice(0, 10)}, ${meta.cpu} ×${meta.cores}, Node ${meta.node}\n`);
+console.log(
+  `\n## hybrid-session bench — ${meta.date.slice(0, 10)}, ${meta.cpu} ×${meta.cores}, Node ${meta.node}, load average ${meta.loadAverage.map((l) => l.toFixed(1)).join(' / ')}\n`,
+);
 console.log(printTables(final));
 console.log(`\n(${durationSec} s${quick ? ', BENCH_QUICK: figures not meaningful, results not written' : ''})`);
 

@@ -16,6 +16,8 @@ export function machine() {
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     totalMemoryMB: Math.round(os.totalmem() / 2 ** 20),
+    // 1, 5 and 15 minute load averages when the run ended: a busy machine explains wide spreads.
+    loadAverage: os.loadavg(),
     commit,
   };
 }

@@ -23,7 +23,10 @@ const SHORT = {
   'server.ws-handshake': 'ws handshakes/s: auth vs none',
   'server.ws-handshake-redis': 'ws handshakes/s: Redis vs memory',
   'server.bearer-request-redis': 'bearer request: Redis vs memory',
+  'server.memory': 'memory: 100k sessions, then 1M forged',
   'client.fetch': 'session.fetch vs fetch + header',
+  'client.storage-reads': 'storage reads per session.fetch',
+  'scale-out.redis': 'Redis scale-out (issue 6)',
   'client.ready-indexeddb': 'ready() vs idb-keyval get',
   'client.ready-localstorage': 'ready() vs localStorage.getItem',
 };
@@ -36,7 +39,8 @@ export function renderSvg(rows, meta) {
   const parts = [];
   let y = 28;
   parts.push(text(12, y, `hybrid-session — npm run bench`, 'font-size="16" font-weight="bold"'));
-  parts.push(text(W - 12, y, `${meta.date.slice(0, 10)} · ${meta.cpu} ×${meta.cores} · Node ${meta.node}`, 'font-size="11" text-anchor="end" fill="#555"'));
+  const load = meta.loadAverage ? ` · load ${meta.loadAverage.map((l) => l.toFixed(1)).join(' / ')}` : '';
+  parts.push(text(W - 12, y, `${meta.date.slice(0, 10)} · ${meta.cpu} ×${meta.cores} · Node ${meta.node}${load}`, 'font-size="11" text-anchor="end" fill="#555"'));
   y += 30;
 
   // Panel 1: size.
@@ -63,29 +67,41 @@ export function renderSvg(rows, meta) {
   // Panel 2: ratios, each on its own axis from 0 (the numbers differ by orders of magnitude).
   const perf = rows.filter((r) => r.section !== 'size');
   if (perf.length) {
-    parts.push(text(12, y, 'Ratios, median with min–max whisker; dashed line = target (green met, red missed, grey reported)', 'font-size="13" font-weight="bold"'));
+    parts.push(text(12, y, 'Ratios: median bar, min–max whisker, dashed line = target, light line = 1×', 'font-size="13" font-weight="bold"'));
+    parts.push(text(W - 12, y, 'green met · red missed · grey reported', 'font-size="11" text-anchor="end" fill="#555"'));
     y += 12;
     for (const r of perf) {
       const label = SHORT[r.id] ?? r.figure.replace(/`/g, '');
       parts.push(text(LABEL_W, y + 17, label.length > 48 ? label.slice(0, 46) + '…' : label, 'font-size="12" text-anchor="end"'));
       if (r.notRun || !r.ratio) {
-        const msg = r.notRun ? `not run: ${r.notRun}` : `${r.display?.ours ?? ''}  ${r.target ? `(target ${r.target.text})` : ''}  ${r.met === true ? '✓ met' : r.met === false ? '✗ missed' : ''}`;
+        const verdict = r.met === true ? ' ✓' : r.met === false ? ' ✗' : '';
+        const msg = r.notRun ? `not run: ${r.notRun}` : `${r.display?.short ?? r.display?.ours ?? ''}${verdict}`;
         const color = r.notRun ? '#999' : r.met === false ? COLORS.missed : r.met === true ? COLORS.met : '#333';
-        parts.push(text(BAR_X, y + 17, msg.length > 85 ? msg.slice(0, 83) + '…' : msg, `font-size="11" fill="${color}"`));
+        parts.push(text(BAR_X, y + 17, msg.length > 80 ? msg.slice(0, 78) + '…' : msg, `font-size="11" fill="${color}"`));
         y += ROW_H;
         continue;
       }
       const t = r.target && (r.target.op === '<=' || r.target.op === '>=') ? r.target.value : null;
-      const max = Math.max(r.ratio.max, t ?? 0, 1) * 1.15;
-      const sx = (v) => BAR_X + (Math.max(0, v) / max) * BAR_W;
+      // The axis fits the median and the target; a whisker beyond it is clipped with an arrow (noisy runs would
+      // otherwise squash every bar into the first pixels).
+      const max = Math.max(r.ratio.median, t ?? 0, 1) * 1.6;
+      const sx = (v) => BAR_X + (Math.min(Math.max(0, v), max) / max) * BAR_W;
       const color = r.met === true ? COLORS.met : r.met === false ? COLORS.missed : COLORS.reported;
+      const mid = y + ROW_H / 2;
       parts.push(`<line x1="${BAR_X}" y1="${y + 3}" x2="${BAR_X}" y2="${y + ROW_H - 3}" stroke="#bbb"/>`);
+      parts.push(`<line x1="${sx(1).toFixed(1)}" y1="${y + 3}" x2="${sx(1).toFixed(1)}" y2="${y + ROW_H - 3}" stroke="#ddd"/>`);
       parts.push(`<rect x="${BAR_X}" y="${y + 7}" width="${Math.max(1, sx(r.ratio.median) - BAR_X).toFixed(1)}" height="${ROW_H - 14}" fill="${color}"/>`);
-      parts.push(`<line x1="${sx(r.ratio.min).toFixed(1)}" y1="${y + ROW_H / 2}" x2="${sx(r.ratio.max).toFixed(1)}" y2="${y + ROW_H / 2}" stroke="#333"/>`);
-      for (const v of [r.ratio.min, r.ratio.max]) parts.push(`<line x1="${sx(v).toFixed(1)}" y1="${y + 8}" x2="${sx(v).toFixed(1)}" y2="${y + ROW_H - 8}" stroke="#333"/>`);
-      if (t !== null) parts.push(`<line x1="${sx(t).toFixed(1)}" y1="${y + 2}" x2="${sx(t).toFixed(1)}" y2="${y + ROW_H - 2}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="3 2"/>`);
-      const right = `${fmt(r.ratio.median)}×${r.target ? `  (target ${r.target.text})` : '  (reported)'}`;
-      parts.push(text(BAR_X + BAR_W + 12, y + 17, right, `font-size="11" fill="${r.met === false ? COLORS.missed : '#222'}"`));
+      parts.push(`<line x1="${sx(r.ratio.min).toFixed(1)}" y1="${mid}" x2="${sx(r.ratio.max).toFixed(1)}" y2="${mid}" stroke="#333"/>`);
+      parts.push(`<line x1="${sx(r.ratio.min).toFixed(1)}" y1="${y + 9}" x2="${sx(r.ratio.min).toFixed(1)}" y2="${y + ROW_H - 9}" stroke="#333"/>`);
+      if (r.ratio.max > max) {
+        const e = BAR_X + BAR_W;
+        parts.push(`<path d="M${e - 6} ${mid - 4} L${e} ${mid} L${e - 6} ${mid + 4}" fill="none" stroke="#333"/>`);
+      } else {
+        parts.push(`<line x1="${sx(r.ratio.max).toFixed(1)}" y1="${y + 9}" x2="${sx(r.ratio.max).toFixed(1)}" y2="${y + ROW_H - 9}" stroke="#333"/>`);
+      }
+      if (t !== null) parts.push(`<line x1="${sx(t).toFixed(1)}" y1="${y + 1}" x2="${sx(t).toFixed(1)}" y2="${y + ROW_H - 1}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="3 2"/>`);
+      const goal = t !== null ? `  target ${r.target.op === '<=' ? '≤' : '≥'} ${t}×` : '  reported';
+      parts.push(text(BAR_X + BAR_W + 12, y + 17, `${fmt(r.ratio.median)}×${goal}`, `font-size="11" fill="${r.met === false ? COLORS.missed : '#222'}"`));
       y += ROW_H;
     }
     y += 10;
