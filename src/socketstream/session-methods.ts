@@ -6,7 +6,7 @@
  * makes `id` read-only), so it is kept as a mirror: its data follows the new session and its save() writes there,
  * so code that saves the old reference after signing in never resurrects the old id.
  */
-import type { SessionObject } from '../server/index.js';
+import { VERSION_KEY, type SessionObject } from '../server/index.js';
 
 export type Callback = (err?: unknown) => void;
 
@@ -34,10 +34,10 @@ export function saveSession(session: SessionObject, originalSave: Function): Pro
   });
 }
 
-/** The session's data without its cookie: what moves to the new id at setUserId. */
+/** The session's data without its cookie and version (the new id has its own of both): what moves at setUserId. */
 export function sessionData(session: object): Record<string, unknown> {
   const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(session)) if (key !== 'cookie') data[key] = value;
+  for (const [key, value] of Object.entries(session)) if (key !== 'cookie' && key !== VERSION_KEY) data[key] = value;
   return data;
 }
 

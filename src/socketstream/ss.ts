@@ -29,6 +29,8 @@ import { buildStore, chooseStore, type BuiltStore, type RedisConfig, type StoreC
 /** One RPC message; SocketStream's calls are small, and ws's own default (100 MiB) invites memory floods. */
 export const MAX_RPC_MESSAGE = 1024 * 1024;
 const DEFAULT_PORT = 3000;
+/** ms stop() waits for websocket closing handshakes before terminating the stragglers. */
+const STOP_GRACE = 1000;
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
 
@@ -217,7 +219,12 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
   }
 
   function onConnection(rt: Runtime, ws: WebSocket, req: IncomingMessage): void {
-    const handle = rt.hs.sessionOf(ws);
+    let handle: SessionHandle;
+    try {
+      handle = rt.hs.sessionOf(ws);
+    } catch {
+      return; // closed by the server before we got it (session ended during the handshake)
+    }
     const rpc: RpcConnection<SessionObject> = {
       socketId: randomUUID(),
       clientIp: req.socket.remoteAddress,
@@ -449,7 +456,14 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
       } catch {
         return;
       }
-      for (const ws of rt.sockets.keys()) ws.close(1001, 'server stopping');
+      // Going away (1001) politely, then, after a bounded wait for the closing handshakes, by force.
+      const closing = [...rt.sockets.keys()].map((ws) => new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1001, 'server stopping');
+      }));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(closing), new Promise<void>((r) => (timer = setTimeout(r, STOP_GRACE)))]);
+      clearTimeout(timer);
       for (const ws of rt.sockets.keys()) ws.terminate();
       await new Promise<void>((resolve) => rt.wss.close(() => resolve()));
       for (const a of rt.attached) {
