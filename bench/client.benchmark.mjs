@@ -134,7 +134,7 @@ try {
   });
   const sent = await page.evaluate(async () => (await window.__s.fetch('/api/ping')).text());
   if (sent !== 'bearer') throw new Error(`session.fetch did not send the bearer (server saw ${sent})`);
-  const N = pick(100, 10);
+  const N = pick(30, 10);
   const batch = (ours) => () =>
     page.evaluate(
       async ({ ours, n }) => {
@@ -149,7 +149,7 @@ try {
       },
       { ours, n: N },
     );
-  const f = await compare(batch(true), batch(false), { sampled: true, unit: 'µs/req', warmup: 2, runs: pick(11, 3) });
+  const f = await compare(batch(true), batch(false), { sampled: true, unit: 'µs/req', warmup: 2, runs: pick(21, 3) });
   report({ id: 'client.fetch', ...f, notes: `${N} sequential requests per run, same origin, keep-alive` });
 
   // -- storage reads per session.fetch after ready() --
@@ -197,7 +197,7 @@ try {
       nav[side].push(r.sinceNavigation);
       return r.ms;
     };
-    const r = await compare(sample('ours'), sample('base'), { sampled: true, unit: 'ms', warmup: 2, runs: pick(15, 3) });
+    const r = await compare(sample('ours'), sample('base'), { sampled: true, unit: 'ms', warmup: 2, runs: pick(21, 3) });
     const { summarize } = await import('./lib/stats.mjs');
     const navOurs = summarize(nav.ours.slice(2), 'ms since navigation');
     const navBase = summarize(nav.base.slice(2), 'ms since navigation');

@@ -11,7 +11,7 @@ import { notRun, pick, report } from './lib/report.mjs';
 import { close, listen, loadServer, newSession, redisStore } from './lib/server-setup.mjs';
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
-const N = pick(400, 20);
+const N = pick(200, 20);
 const CONCURRENCY = 4;
 
 let mod;
@@ -60,7 +60,7 @@ const rate = (target, protocols) => async () => {
 try {
   const ours = await oursOn();
   const base = await plain();
-  const r = await compare(rate(ours, ours.protocols), rate(base, ours.protocols), { sampled: true, unit: 'handshakes/s', warmup: 2, runs: pick(9, 3) });
+  const r = await compare(rate(ours, ours.protocols), rate(base, ours.protocols), { sampled: true, unit: 'handshakes/s', warmup: 2, runs: pick(15, 3) });
   report({ id: 'server.ws-handshake', ...r, notes: `${N} handshakes per run, ${CONCURRENCY} clients at a time` });
 
   let red;
