@@ -125,7 +125,9 @@
     function connect() {
       if (socket) return;
       state.ws = 'connecting';
-      socket = session.websocket('/ws');
+      // reconnecting-websocket waits 1-5 s before its first retry by default; after a sign-in (4401, renew, reconnect)
+      // a person watches that pause, so the demo starts lower, keeping the jitter and the library's growth and cap.
+      socket = session.websocket('/ws', undefined, { minReconnectionDelay: 300 + Math.random() * 700, maxReconnectionDelay: 8000 });
       var mine = socket;
       socket.addEventListener('open', function () {
         if (socket !== mine) return;
@@ -266,6 +268,12 @@
       // already holds a token for a new one; show it, and say so.
       state.ws = socket ? 'expired' : state.ws;
       state.via = '';
+      // A socket refused twice in a row gives up (the client closes it): open a new one on the new session. One
+      // still open or connecting is left alone: closing a connecting socket makes the browser log an error.
+      if (socket && socket.readyState === 3) {
+        disconnect('expired');
+        connect();
+      }
       notice('The session expired (or the server forgot it): a new session was started.', 'warn');
       log('session expired: new session started');
       refresh().catch(function (err) { log('refresh failed: ' + err.message); });

@@ -32,32 +32,32 @@ export async function launchBrowser(): Promise<Browser> {
  *
  * The one filter: Chromium itself logs a console error for every network failure (a refused websocket or fetch,
  * an HTTP 4xx/5xx resource load). Those are the browser reporting the network, not the page failing, and a test
- * that stops the API server on purpose causes them. `allowNetworkErrors(pattern)` lets through only console
- * errors matching that pattern, for the test that calls it; everything else, and every `pageerror`, still fails.
+ * that stops the API server on purpose causes them, and a request the contract lets the server refuse (a 401 for
+ * a token that died while the app was closed) prints one. `allowNetworkErrors(pattern, max)` lets through only
+ * console errors matching that pattern, at most `max` times, for the test that calls it; everything else, and
+ * every `pageerror`, still fails.
  */
 export class ErrorWatch {
   readonly errors: string[] = [];
   readonly allowed: string[] = [];
-  private patterns: RegExp[] = [];
+  private allowances: Array<{ pattern: RegExp; max: number; used: number }> = [];
 
   attach(page: Page, label: string): void {
     page.on('pageerror', (err) => this.errors.push(`[${label}] pageerror: ${err.stack ?? err.message}`));
     page.on('console', (msg: ConsoleMessage) => {
       if (msg.type() !== 'error') return;
       const text = `[${label}] console.error: ${msg.text()} (${msg.location().url})`;
-      if (this.patterns.some((p) => p.test(msg.text()))) this.allowed.push(text);
-      else this.errors.push(text);
+      const allowance = this.allowances.find((a) => a.pattern.test(msg.text()) && a.used < a.max);
+      if (allowance) {
+        allowance.used++;
+        this.allowed.push(text);
+      } else this.errors.push(text);
     });
   }
 
-  allowNetworkErrors(pattern: RegExp): void {
-    this.patterns.push(pattern);
-  }
-
-  reset(): void {
-    this.errors.length = 0;
-    this.allowed.length = 0;
-    this.patterns = [];
+  /** Let through console errors matching `pattern`, at most `max` of them (more fail the test). */
+  allowNetworkErrors(pattern: RegExp, max = Infinity): void {
+    this.allowances.push({ pattern, max, used: 0 });
   }
 
   assertClean(): void {

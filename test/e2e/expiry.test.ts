@@ -1,0 +1,143 @@
+/**
+ * Token and session expiry with a short maxAge, on the hybrid app (token only: no cookie to fall back on).
+ * The contract: an open page renews its token before it expires (less than half its lifetime left), so an open app
+ * never holds a dead token; a page that comes back after its session expired has its token refused once, says
+ * `expired`, and carries on with a new session. Never a dead token sent again and again.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import type { Browser, Page } from 'playwright-core';
+import { BEARER_PREFIX } from '../../src/shared/protocol.ts';
+import { noChromium } from '../helpers/env.ts';
+import {
+  ErrorWatch,
+  incHttp,
+  incWs,
+  launchBrowser,
+  newPage,
+  ready,
+  removeDir,
+  shown,
+  signIn,
+  startDemo,
+  tokenOf,
+  tempDir,
+  until,
+  type Demo,
+} from './harness.ts';
+
+const MAX_AGE = 6_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every token the API server was shown, over HTTP (Authorization) and on websocket handshakes (subprotocol). */
+function recordPresentedTokens(demo: Demo): Array<{ token: string; where: string }> {
+  const seen: Array<{ token: string; where: string }> = [];
+  const record = (req: IncomingMessage) => {
+    const where = `${req.headers.upgrade ? 'UPGRADE' : req.method} ${req.url}`;
+    const auth = req.headers.authorization;
+    if (auth && /^bearer /i.test(auth)) seen.push({ token: auth.slice(7).trim(), where });
+    for (const p of String(req.headers['sec-websocket-protocol'] ?? '').split(',')) {
+      const offered = p.trim();
+      if (offered.startsWith(BEARER_PREFIX)) seen.push({ token: offered.slice(BEARER_PREFIX.length), where });
+    }
+  };
+  demo.server.prependListener('request', record);
+  demo.server.prependListener('upgrade', record);
+  return seen;
+}
+
+describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () => {
+  let demo: Demo;
+  let browser: Browser;
+  let outDir: string;
+
+  before(async () => {
+    outDir = await tempDir('hs-e2e-expiry-');
+    demo = await startDemo({ outDir, maxAge: MAX_AGE });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+    if (outDir) await removeDir(outDir);
+  });
+
+  test('an open, idle page renews its token before it expires and keeps its session well past maxAge', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const page = await newPage(context, watch, 'idle');
+      const refused: string[] = [];
+      page.on('response', (r) => r.status() === 401 && refused.push(r.url()));
+      await page.goto(demo.hybridUrl);
+      await ready(page);
+      const s = await signIn(page, 'Idle');
+      await incHttp(page, 1);
+
+      const tokens = new Set([await tokenOf(page)]);
+      const start = Date.now();
+      // Idle for three lifetimes; the page must have renewed by itself along the way.
+      while (Date.now() - start < 3 * MAX_AGE) {
+        tokens.add(await tokenOf(page));
+        await sleep(200);
+      }
+      assert.ok(tokens.size >= 3, `the page renewed its token by itself (saw ${tokens.size} distinct tokens)`);
+      const now = await shown(page);
+      assert.equal(now.user, 'Signed in as Idle');
+      assert.equal(now.sid, s.sid);
+      assert.equal(now.ws, 'connected');
+      assert.doesNotMatch(now.notice, /expired/);
+      await incHttp(page, 2);
+      await incWs(page, 3);
+      assert.deepEqual(refused, [], 'no request was refused: the page never held a dead token');
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a page back after its session expired: the dead token is refused at most once, then a new session', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const first = await newPage(context, watch, 'before');
+      await first.goto(demo.hybridUrl);
+      await ready(first);
+      const s = await signIn(first, 'Sleeper');
+      await incHttp(first, 1);
+      const dead = await tokenOf(first);
+      assert.ok(dead);
+      // The app is closed (its storage stays) for longer than the session lives.
+      await first.close();
+      await sleep(MAX_AGE + 1_000);
+
+      const presented = recordPresentedTokens(demo);
+      // Chromium prints "Failed to load resource: … 401" for the one request the server may refuse (see below).
+      watch.allowNetworkErrors(/the server responded with a status of 401/, 1);
+      const page = await newPage(context, watch, 'after');
+      await page.goto(demo.hybridUrl);
+      const now = await until(
+        page,
+        'the page says its session expired and runs on a new one',
+        (x) => /expired/.test(x.notice) && x.ws === 'connected' && x.sid !== s.sid && x.sid !== '–',
+      );
+      assert.equal(now.user, 'Not signed in');
+      assert.equal(now.count, '0');
+      await incHttp(page, 1);
+      await incWs(page, 2);
+      // At most: one app request refused with 401 (the client cannot know the server forgot the session; it renews
+      // once and retries, as the contract says), and the renewal itself, which presents the refused token to the
+      // token endpoint (ignored there: it is how clients recover). Then never again.
+      const deadUses = presented.filter((t) => t.token === dead).map((t) => t.where);
+      const onApp = deadUses.filter((w) => !w.startsWith('POST /session/token'));
+      assert.ok(onApp.length <= 1 && deadUses.length <= 2, `the dead token reached the server ${deadUses.length} times: ${deadUses.join(', ')}`);
+      assert.notEqual(await tokenOf(page), dead);
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+});
