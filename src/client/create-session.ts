@@ -120,7 +120,11 @@ export function createSession(options: SessionOptions): Session {
       .then(() => token)
       .finally(() => (inflight = null)));
 
-  const loaded = store.load().then((e) => token || set(e));
+  // A stored token already expired is renewed before anything uses it: only the endpoint sees it (and says expired).
+  const loaded = store.load().then((e) => {
+    token || set(e);
+    if (expiresAt && expiresAt <= Date.now()) renew().catch(report);
+  });
   const ready = () => loaded.then(() => inflight || token || renew());
 
   const core: Core = {

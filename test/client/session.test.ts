@@ -134,6 +134,22 @@ describe('renewal', () => {
   });
 });
 
+test('a stored token already expired is renewed before ready() resolves: only the endpoint ever sees it', async () => {
+  const endpoint = tokenEndpoint();
+  endpoint.state.created = true;
+  const auths: (string | null)[] = [];
+  server.use(...endpoint.handlers, http.get(`${API}/me`, ({ request }) => (auths.push(request.headers.get('authorization')), HttpResponse.json({}))));
+  const key = uniqueKey();
+  const storage = mapStorage({ [key]: 'v1.dead', [`${key}.expiry`]: `${Date.now() - 1000},${Date.now() - 2000}` });
+  const s = createSession({ url: API, storage, key });
+  const expired = nextEvent(s, 'expired');
+  const [ready] = await Promise.all([s.ready(), s.fetch('/me')]);
+  assert.equal(ready, 'v1.tok1');
+  await expired;
+  assert.deepEqual(endpoint.state.bearers, ['Bearer v1.dead']);
+  assert.deepEqual(auths, ['Bearer v1.tok1']);
+});
+
 describe('logout() and forget()', () => {
   test('logout sends DELETE with the bearer, clears memory and storage, emits logout', async () => {
     const endpoint = tokenEndpoint();
