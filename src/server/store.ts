@@ -14,11 +14,14 @@ const DISCONNECTED_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '
 export function isDisconnectedError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { name?: unknown; code?: unknown; disconnected?: unknown; message?: unknown };
+  // node-redis's error classes do not set `name`: their constructor's name is what tells them apart.
+  const ctor = (err as { constructor?: { name?: unknown } }).constructor?.name;
   return (
     e.disconnected === true ||
     (typeof e.name === 'string' && DISCONNECTED_NAMES.has(e.name)) ||
+    (typeof ctor === 'string' && DISCONNECTED_NAMES.has(ctor)) ||
     (typeof e.code === 'string' && DISCONNECTED_CODES.has(e.code)) ||
-    (typeof e.message === 'string' && /client is closed|connection is closed|not connected/i.test(e.message))
+    (typeof e.message === 'string' && /client is (closed|offline)|socket closed unexpectedly|connection (is closed|timeout)|not connected/i.test(e.message))
   );
 }
 
