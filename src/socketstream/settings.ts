@@ -46,6 +46,10 @@ export interface SocketStreamSettings {
   allowedOrigins?: string[] | ((origin: string) => boolean);
   tokenPath?: string;
   allowQueryToken?: boolean;
+  /** hybridSession's: token lifetime in ms (default maxAge, never longer). */
+  tokenMaxAge?: number;
+  /** hybridSession's: trust X-Forwarded-Proto for `secure: 'auto'`. */
+  proxy?: boolean;
 }
 
 export interface SocketStreamOptions extends SocketStreamSettings {
@@ -53,6 +57,8 @@ export interface SocketStreamOptions extends SocketStreamSettings {
   secret?: string | string[];
   maxAge?: number;
   cookie?: SocketStreamCookieOptions;
+  /** Any express-session Store: the same as `ss.session.store.use(store)`. */
+  store?: object;
 }
 
 /** The frozen result of normalisation: what the facade's internals read. */
@@ -66,10 +72,12 @@ export interface NormalizedSettings {
   readonly allowedOrigins: string[] | ((origin: string) => boolean) | undefined;
   readonly tokenPath: string;
   readonly allowQueryToken: boolean;
+  readonly tokenMaxAge: number | undefined;
+  readonly proxy: boolean | undefined;
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['session', 'ws', 'allowedOrigins', 'tokenPath', 'allowQueryToken'],
+  '': ['session', 'ws', 'allowedOrigins', 'tokenPath', 'allowQueryToken', 'tokenMaxAge', 'proxy'],
   session: ['maxAge', 'secret', 'cookie'],
   'session.cookie': ['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain'],
   ws: ['path', 'client'],
@@ -205,6 +213,10 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
     throw invalid('ws.client.localStorage / ws.client.indexedDB must be booleans');
   }
   if (!isBoolOrUndefined(raw.allowQueryToken)) throw invalid('allowQueryToken must be a boolean');
+  if (!isBoolOrUndefined(raw.proxy)) throw invalid('proxy must be a boolean');
+  if (raw.tokenMaxAge !== undefined && (typeof raw.tokenMaxAge !== 'number' || !(raw.tokenMaxAge > 0))) {
+    throw invalid('tokenMaxAge must be a positive number of milliseconds');
+  }
   const origins = raw.allowedOrigins;
   if (origins !== undefined && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     throw invalid('allowedOrigins must be an array of origins or a function');
@@ -220,5 +232,7 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
     allowedOrigins: Array.isArray(origins) ? [...origins] : origins,
     tokenPath: normalizePath(raw.tokenPath, 'tokenPath', TOKEN_PATH),
     allowQueryToken: raw.allowQueryToken ?? false,
+    tokenMaxAge: raw.tokenMaxAge,
+    proxy: raw.proxy,
   });
 }

@@ -124,10 +124,12 @@ async function drain(pending: Set<Promise<unknown>>): Promise<void> {
 export function createSocketStream(options: SocketStreamOptions = {}): SocketStream {
   const warn = (message: string) => console.warn(message);
   const raw: SocketStreamSettings & { session: SocketStreamSessionOptions } = { session: {} };
-  const initial = splitFactoryOptions(options);
+  // hybridSession's `store` option is ss.session.store.use(store) given up front.
+  const { store: initialStore, ...rest } = options as SocketStreamOptions & { store?: unknown };
+  const initial = splitFactoryOptions(rest);
   checkKeys(initial);
   deepMerge(raw as unknown as Record<string, unknown>, initial as Record<string, unknown>);
-  let storeChoice: StoreChoice = { kind: 'memory' };
+  let storeChoice: StoreChoice = initialStore === undefined ? { kind: 'memory' } : chooseStore(initialStore);
   let runtime: Promise<Runtime> | undefined;
   /** The built runtime, for the synchronous `ss.hs` getter. */
   let current: Runtime | undefined;
@@ -176,6 +178,8 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
           tokenPath: settings.tokenPath,
           allowedOrigins: settings.allowedOrigins,
           allowQueryToken: settings.allowQueryToken,
+          tokenMaxAge: settings.tokenMaxAge,
+          proxy: settings.proxy,
           ws: { client: { ...settings.wsClient } },
         }),
       );

@@ -85,14 +85,15 @@ describe('ss.start', () => {
   });
 
   test("ws.path from ss.set moves the websocket; any express-session Store instance works", async () => {
-    const ss = counterApp(createSocketStream({ secret: secret() }));
-    ss.set('*', { ws: { path: '/rpc' } });
     const store = new session.MemoryStore();
-    ss.session.store.use(store);
+    // hybridSession's own option names work at creation too: store, tokenMaxAge.
+    const ss = counterApp(createSocketStream({ secret: secret(), store, tokenMaxAge: 60_000 }));
+    ss.set('*', { ws: { path: '/rpc' } });
     const server = await ss.start({ port: 0, host: '127.0.0.1' });
     try {
       const base = baseUrl(server);
-      const { token } = await getToken(base);
+      const { token, expiresAt } = await getToken(base);
+      assert.ok(expiresAt <= Date.now() + 60_000, 'tokenMaxAge reached the server');
       await fetch(`${base}/inc`, { headers: bearer(token) });
       const rpc = await RpcClient.open(base, token, '/rpc');
       assert.equal((await rpc.call('app.get')).result, 1);
