@@ -72,6 +72,11 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const hs: HybridSession = {
     middleware: createMiddleware(core),
     attach(server, wss) {
+      const wo = (wss as unknown as { options?: { noServer?: boolean; port?: unknown; server?: unknown } }).options;
+      if (!wo || wo.port != null || wo.server != null || wo.noServer !== true) {
+        // ws would answer the upgrade itself too, unauthenticated.
+        throw new HybridSessionError('HS_ERR_INVALID_OPTIONS', 'hs.attach(server, wss): create the WebSocketServer with { noServer: true }');
+      }
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // Several WebSocketServers on one server: each takes its own `path`; the first attached match wins.
         const w = wss as WebSocketServer & { options: { path?: string } };

@@ -228,3 +228,31 @@ describe('websocket credentials', () => {
     }
   });
 });
+
+describe('attach()', () => {
+  test('refuses a WebSocketServer that answers upgrades itself (not noServer)', async () => {
+    const hs = hybridSession({ secret: SECRET });
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    try {
+      assert.throws(() => hs.attach(server, wss), { code: 'HS_ERR_INVALID_OPTIONS' });
+    } finally {
+      wss.close();
+      hs.close();
+    }
+  });
+
+  test('the detach function and hs.close() stop authenticating upgrades', async () => {
+    const hs = hybridSession({ secret: SECRET });
+    const server = createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    const detach = hs.attach(server, wss);
+    assert.equal(server.listenerCount('upgrade'), 1);
+    detach();
+    assert.equal(server.listenerCount('upgrade'), 0);
+    hs.attach(server, wss);
+    hs.close();
+    assert.equal(server.listenerCount('upgrade'), 0);
+    wss.close();
+  });
+});
