@@ -4,7 +4,6 @@
  * Works as Express 5 / Connect middleware and inside a plain `http.createServer` handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HybridSessionError } from '../shared/errors.js';
 import { readSessionCookie } from './cookie.js';
 import type { Core } from './core.js';
 import { answerPreflight, applyCors, classifyOrigin, isPreflight } from './cors.js';
@@ -85,4 +84,3 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   return true;
 }
 
-export { HybridSessionError };

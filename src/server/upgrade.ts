@@ -16,7 +16,7 @@ import { readSessionCookie } from './cookie.js';
 import type { Core } from './core.js';
 import { classifyOrigin } from './cors.js';
 import { bearerProtocols, parseProtocols, queryTokens, readBearer } from './resolve-session.js';
-import { expiresOf, inflateSession } from './session-object.js';
+import { inflateSession } from './session-object.js';
 import { closeSocket } from './socket-registry.js';
 import { verifyToken } from './token.js';
 import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
@@ -144,4 +144,3 @@ export function handleUpgrade(
   }
 }
 
-export { expiresOf };
