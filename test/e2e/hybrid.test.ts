@@ -75,6 +75,27 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
     }
   });
 
+  test('signing in twice in a row rotates the session twice, without a spurious "expired" or an error', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const page = await newPage(context, watch, 'hybrid');
+      await page.goto(demo.hybridUrl);
+      await ready(page);
+      const first = await signIn(page, 'Alice');
+      // Right away, while the socket that reconnected after the first rotation is still young.
+      const second = await signIn(page, 'Bob');
+      assert.notEqual(second.sid, first.sid);
+      await incWs(page, 1);
+      const s = await shown(page);
+      assert.equal(s.user, 'Signed in as Bob');
+      assert.ok(!s.log.some((line) => /expired/.test(line)), `no "expired" in the event log:\n${s.log.join('\n')}`);
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+
   test('from file:// (origin "null", allowed because the demo lists it): sign in, count, reload', async () => {
     const watch = new ErrorWatch();
     const context = await browser.newContext();
