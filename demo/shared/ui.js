@@ -13,11 +13,11 @@
     '<div class="notice" id="notice"></div>',
     '<section class="card">',
     '  <h2>Who</h2>',
-    '  <div class="who" id="user" data-signed-in="false">…</div>',
+    '  <div class="who-row"><div class="who" id="user" data-signed-in="false">…</div>',
+    '    <button id="sign-out" type="button">Sign out</button></div>',
     '  <div class="row"><span>Session</span><span class="mono" id="sid" title="first 8 hex of sha256(session id)">…</span></div>',
     '  <form id="login" autocomplete="off"><input id="name" name="name" placeholder="Your name" maxlength="40" required>',
     '    <button class="primary" id="sign-in" type="submit">Sign in</button></form>',
-    '  <div class="buttons"><button id="sign-out" type="button">Sign out</button></div>',
     '</section>',
     '<section class="card">',
     '  <h2>Counter in the session</h2>',
@@ -31,7 +31,7 @@
     '<section class="card">',
     '  <h2>Credentials</h2>',
     '  <div class="row"><span>Token kept in</span><span class="mono" id="storage">…</span></div>',
-    '  <div class="row"><span>Token expires</span><span id="expires">…</span></div>',
+    '  <div class="row"><span>Expires</span><span id="expires">…</span></div>',
     '  <div class="row"><span>Cookie reaches the API</span><span id="cookie">…</span></div>',
     '  <div class="row"><span>Websocket</span><span class="pill" id="ws-state" data-state="connecting">connecting</span></div>',
     '  <div class="buttons"><button id="forget" type="button">Forget token</button></div>',
@@ -60,7 +60,7 @@
       var time = document.createElement('time');
       time.textContent = new Date().toLocaleTimeString();
       li.appendChild(time);
-      li.appendChild(document.createTextNode(text));
+      li.appendChild(document.createTextNode(' ' + text));
       var list = $('log');
       list.insertBefore(li, list.firstChild);
       while (list.children.length > 30) list.removeChild(list.lastChild);
@@ -80,6 +80,13 @@
       return 'in ' + Math.round(s / 86400) + ' days';
     }
 
+    /** "in 30 days · 12/25/2026", "in 42 s · 10:36:35 PM": the countdown first, then the moment. */
+    function expiry(at) {
+      var date = new Date(at);
+      var soon = at - Date.now() < 20 * 3600 * 1000;
+      return relative(at - Date.now()) + ' · ' + (soon ? date.toLocaleTimeString() : date.toLocaleDateString());
+    }
+
     function tokenExpiry() {
       return session && typeof session.expiresAt === 'number' ? session.expiresAt : null;
     }
@@ -93,7 +100,7 @@
       $('count-via').textContent = state.via;
       $('storage').textContent = session && session.token ? session.storage : state.stopped ? '(no token)' : session ? session.storage : '…';
       var exp = tokenExpiry();
-      $('expires').textContent = exp && session.token ? new Date(exp).toLocaleString() + ' (' + relative(exp - Date.now()) + ')' : '–';
+      $('expires').textContent = exp && session.token ? expiry(exp) : '–';
       $('cookie').textContent = state.cookie == null ? '–' : state.cookie ? 'yes (httpOnly, same origin)' : 'no (token only)';
       $('cookie').className = state.cookie ? 'yes' : 'no';
       $('ws-state').textContent = state.ws;
