@@ -90,6 +90,18 @@ function touchOnce(ctx: Ctx): void {
   ctx.touched = true;
 }
 
+function afterResponse(res: ServerResponse, fn: () => void): void {
+  if (res.writableFinished || res.destroyed) return fn();
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  res.once('finish', once);
+  res.once('close', once);
+}
+
 function wrap(ctx: Ctx, sess: SessionObject): void {
   const { core, req } = ctx;
   const store = core.store;
@@ -163,7 +175,9 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     }
     core.access.destroy(oldId).then(
       () => {
-        core.registry.revoke(oldId);
+        // The old session's sockets close (4401) only once this response, which carries the new token
+        // (Session-Token), has gone out: a client that renews on 4401 then already holds the new token.
+        afterResponse(ctx.res, () => core.registry.revoke(oldId));
         req.sessionID = newSessionId();
         wrap(ctx, generateSession(req as never, newCookie(core.options, req)));
         cb();

@@ -220,6 +220,28 @@ describe('Session-Token header', () => {
     }
   });
 
+  test("the old session's sockets close only after the response carrying the new token went out", async () => {
+    const app = await startApp({}, async (req, res) => {
+      await new Promise<void>((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+      req.session.user = 'late';
+      // a slow handler: the old sockets must not learn of the new session before this response does
+      setTimeout(() => res.end('ok'), 300);
+    });
+    try {
+      const t = await getToken(app.url);
+      const sock = wsConnect(app.wsUrl, ['hybrid-session', `hybrid-session.bearer.${t.token}`]);
+      await sock.opened;
+      let closedEarly = false;
+      sock.ws.once('close', () => (closedEarly = true));
+      const res = await fetch(app.url + '/login', { headers: { authorization: `Bearer ${t.token}` } });
+      assert.ok(res.headers.get('session-token'));
+      assert.equal(closedEarly, false, 'closed before the new token arrived');
+      assert.equal((await sock.closed).code, 4401);
+    } finally {
+      await app.stop();
+    }
+  });
+
   test('regenerate() with the cookie alone also hands out the token', async () => {
     const app = await startApp();
     try {
