@@ -27,7 +27,8 @@ export const createWebSocket =
     let offered: string | null = null;
     /** The token a 4401 refused, until the next attempt: renewed then, unless replaced meanwhile. */
     let refused: string | null | undefined;
-    let strikes = 0;
+    /** The token the last renewal for this socket's refusal got. */
+    let renewed: string | null | undefined;
     const Base = options?.WebSocket ?? WebSocket;
     // CLOSING stays 2 (inherited): reconnecting-websocket checks it to accept the class.
     class BearerWebSocket extends Base {
@@ -43,7 +44,14 @@ export const createWebSocket =
       if (n) await new Promise<void>((r) => later((wake = r), Math.min(o.maxReconnectionDelay, o.minReconnectionDelay * o.reconnectionDelayGrowFactor ** (n - 1))));
       try {
         await core.ready();
-        if (refused !== undefined && core.token == refused) await core.renew(refused);
+        if (refused === undefined || core.token != refused) renewed = undefined;
+        // Refused again with the token renewed for the previous refusal, no newer one in since, and the socket not
+        // accepted in between (reconnecting-websocket resets retryCount once a connection stays up): stop rather
+        // than loop. A login's rotation is not this: its Session-Token has replaced the refused token by now.
+        else if (refused == renewed && n > 1) {
+          ws.close();
+          core.emit('expired');
+        } else renewed = await core.renew(refused);
       } catch {
         // Offline: the attempt fails visibly, and is retried.
       }
@@ -63,15 +71,7 @@ export const createWebSocket =
     };
     core.live.set(ws, () => wake());
     ws.addEventListener('close', (e) => {
-      if (e.code != CLOSE_CODES.unauthorized || !core.live.has(ws)) return void (strikes = 0);
-      // reconnecting-websocket resets retryCount once a connection has stayed up (minUptime): below 2, the socket
-      // that just closed had been accepted, and this 4401 is a new event (session regenerated, revoked, expired).
-      if (ws.retryCount < 2) strikes = 0;
-      if (++strikes > 1) {
-        // Refused again with a token renewed for it: stop rather than loop.
-        ws.close();
-        core.emit('expired');
-      } else refused = offered;
+      if (e.code == CLOSE_CODES.unauthorized) refused = offered;
     });
     return ws;
   };

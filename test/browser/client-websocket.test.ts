@@ -114,6 +114,23 @@ describe('session websockets', { skip: noChromium, timeout: 180_000 }, () => {
     });
   });
 
+  test('two logins in a row on a young socket: two rotations, never `expired`', async () => {
+    await withPage(async (page) => {
+      const first = api.upgrades.length;
+      await connect(page, api.url, { minReconnectionDelay: 300, maxReconnectionDelay: 600 });
+      const posts = api.tokenRequests.POST;
+      for (const n of [2, 3]) {
+        const login = await page.evaluate(async () => (await session.fetch('/api/login', { method: 'POST' })).json());
+        await until(`open #${n}`, () => page.evaluate((n) => opens() >= n, n));
+        assert.equal(api.upgrades[first + n - 1].sid, login.sid);
+        assert.deepEqual(api.upgrades[first + n - 1].offered, [SUBPROTOCOL, BEARER_PREFIX + (await page.evaluate(() => session.token)), 'app.v1']);
+      }
+      assert.deepEqual(await page.evaluate(() => socketLog), ['open', 'close 4401', 'open', 'close 4401', 'open']);
+      assert.equal(await page.evaluate(() => eventsNamed('expired').length), 0);
+      assert.equal(api.tokenRequests.POST, posts);
+    });
+  });
+
   test('refused again right after a renewal: `expired`, and no more attempts', async () => {
     await withPage(async (page) => {
       const posts = refusing.tokenRequests.POST;
