@@ -195,6 +195,47 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
     );
   });
 
+  test('every storage throwing on every call: memory, one event per step, the app works', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, api.url);
+        assert.equal(r.storage, 'memory');
+        assert.deepEqual(r.changes, [
+          { from: 'indexedDB', to: 'localStorage', reason: 'error' },
+          { from: 'localStorage', to: 'memory', reason: 'error' },
+        ]);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+        assert.equal(await page.evaluate(() => session.renew().then(() => session.token !== null)), true);
+      },
+      () => {
+        // No named function here: tsx would wrap it in a __name() helper the page does not have.
+        IDBFactory.prototype.open = Storage.prototype.getItem = Storage.prototype.setItem = Storage.prototype.removeItem = function (): never {
+          throw new DOMException('denied', 'SecurityError');
+        };
+      },
+    );
+  });
+
+  test('quota exceeded mid-write (after the probe succeeded): the token goes on in memory', async () => {
+    await withPage(
+      async (page) => {
+        const r = await startAndUse(page, api.url, 'localStorage');
+        assert.equal(r.storage, 'memory');
+        assert.deepEqual(r.changes, [{ from: 'localStorage', to: 'memory', reason: 'error' }]);
+        assert.equal(r.me.auth, `Bearer ${r.token}`);
+      },
+      () => {
+        const setItem = Storage.prototype.setItem;
+        let writes = 0;
+        Storage.prototype.setItem = function (k: string, v: string) {
+          // The probe's write passes; the token's does not.
+          if (++writes > 1) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+          return setItem.call(this, k, v);
+        };
+      },
+    );
+  });
+
   test('a corrupt stored token is discarded, never sent, and replaced', async () => {
     await withPage(async (page) => {
       await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), KEY);
