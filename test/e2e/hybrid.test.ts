@@ -75,6 +75,27 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
     }
   });
 
+  test('"Forget token" with no cookie to fall back on: a new session, and the page says so', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    try {
+      const page = await newPage(context, watch, 'hybrid');
+      await page.goto(demo.hybridUrl);
+      await ready(page);
+      const s = await signIn(page, 'Ken');
+      await incHttp(page, 1);
+      await page.click('#forget');
+      const now = await until(page, 'a new session, said on the page', (x) => /no cookie reaches the API/.test(x.notice) && x.ws === 'connected');
+      assert.notEqual(now.sid, s.sid);
+      assert.equal(now.user, 'Not signed in');
+      assert.equal(now.count, '0');
+      await incWs(page, 1);
+      watch.assertClean();
+    } finally {
+      await context.close();
+    }
+  });
+
   test('signing in twice in a row rotates the session twice, without a spurious "expired" or an error', async () => {
     const watch = new ErrorWatch();
     const context = await browser.newContext();
