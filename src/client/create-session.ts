@@ -6,7 +6,7 @@ import type ReconnectingWebSocket from 'reconnecting-websocket';
 import type { Options } from 'reconnecting-websocket';
 import { HybridSessionError } from '../shared/errors.js';
 import { HEADERS, isWellFormedToken, type TokenResponse } from '../shared/protocol.js';
-import { BEARER, type Core } from './core.js';
+import { BEARER, noop, type Core } from './core.js';
 import { createEmitter, type Listener, type SessionEvents } from './events.js';
 import { createFetch } from './fetch.js';
 import { later } from './later.js';
@@ -123,7 +123,8 @@ export function createSession(options: SessionOptions): Session {
   // A stored token already expired is renewed before anything uses it: only the endpoint sees it (and says expired).
   const loaded = store.load().then((e) => {
     token || set(e);
-    if (expiresAt && expiresAt <= Date.now()) renew().catch(report);
+    // (A failure reaches the 'error' event once, through the start's ready() below, which waits for this renewal.)
+    if (expiresAt && expiresAt <= Date.now()) renew().catch(noop);
   });
   const ready = () => loaded.then(() => inflight || token || renew());
 
