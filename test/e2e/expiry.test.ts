@@ -138,4 +138,44 @@ describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () 
       await context.close();
     }
   });
+
+  test('a page offline across its expiry: back online it says expired and runs on a new session, no dead token sent', async () => {
+    const watch = new ErrorWatch();
+    const context = await browser.newContext();
+    let hold: ReturnType<typeof setInterval> | undefined;
+    try {
+      const page = await newPage(context, watch, 'offline');
+      await page.goto(demo.hybridUrl);
+      await ready(page);
+      const s = await signIn(page, 'Traveller');
+      await incHttp(page, 1);
+      const presented = recordPresentedTokens(demo);
+      // Every token the page holds until it is back online names the session that expires meanwhile: all dead.
+      const held = new Set<string>([(await tokenOf(page))!]);
+      hold = setInterval(() => void tokenOf(page).then((t) => t && held.add(t), () => {}), 200);
+      // While offline the page cannot renew, and Chromium logs each failed attempt: only those are let through.
+      watch.allowNetworkErrors(/net::ERR_INTERNET_DISCONNECTED/);
+      await context.setOffline(true);
+      await sleep(MAX_AGE + 1_500);
+      clearInterval(hold);
+      held.add((await tokenOf(page))!);
+      await context.setOffline(false);
+      const now = await until(
+        page,
+        'back online, the page says its session expired and runs on a new one',
+        (x) => /expired/.test(x.notice) && x.ws === 'connected' && x.sid !== s.sid && x.sid !== '–',
+      );
+      assert.equal(now.user, 'Not signed in');
+      await incHttp(page, 1);
+      await incWs(page, 2);
+      // What the page held while offline reached the server only as the token endpoint's stale bearer, if at all.
+      assert.ok(!held.has((await tokenOf(page))!));
+      const dead = presented.filter((t) => held.has(t.token) && !t.where.startsWith('POST /session/token'));
+      assert.deepEqual(dead.map((t) => t.where), [], 'no app request or handshake carried a dead token');
+      watch.assertClean();
+    } finally {
+      clearInterval(hold);
+      await context.close();
+    }
+  });
 });
