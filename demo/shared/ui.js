@@ -254,6 +254,7 @@
       await session.forget();
       disconnect('connecting');
       log('token deleted from ' + session.storage + ' and memory');
+      state.stopped = false;
       await session.ready();
       await refresh();
       if (state.sid === before) {
