@@ -134,7 +134,7 @@ try {
   });
   const sent = await page.evaluate(async () => (await window.__s.fetch('/api/ping')).text());
   if (sent !== 'bearer') throw new Error(`session.fetch did not send the bearer (server saw ${sent})`);
-  const N = pick(30, 10);
+  const N = pick(40, 10);
   const batch = (ours) => () =>
     page.evaluate(
       async ({ ours, n }) => {
@@ -149,8 +149,8 @@ try {
       },
       { ours, n: N },
     );
-  const f = await compare(batch(true), batch(false), { sampled: true, unit: 'µs/req', warmup: 2, runs: pick(21, 3) });
-  report({ id: 'client.fetch', ...f, notes: `${N} sequential requests per run, same origin, keep-alive` });
+  const f = await compare(batch(true), batch(false), { sampled: true, unit: 'µs/req', warmup: 2, runs: pick(25, 3) });
+  report({ id: 'client.fetch', ...f, notes: `${N} sequential requests per run, same origin, keep-alive; server in the bench process` });
 
   // -- storage reads per session.fetch after ready() --
   const reads = {};

@@ -13,9 +13,9 @@ import { summarize } from './lib/stats.mjs';
 import { close, listen, loadServer, newSession, redisStore, storeCall } from './lib/server-setup.mjs';
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
-const N = pick(1_000, 50);
+const N = pick(500, 50);
 const CONCURRENCY = 4;
-const RUNS = pick(15, 3);
+const RUNS = pick(25, 3);
 
 let mod;
 try {

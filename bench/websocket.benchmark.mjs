@@ -75,7 +75,7 @@ try {
     sampled: true,
     unit: 'handshakes/CPU-s',
     warmup: 2,
-    runs: pick(15, 3),
+    runs: pick(21, 3),
   });
   // Warm-up batches are the first two of each.
   const wo = summarize(wallOurs.slice(2), 'handshakes/s');
