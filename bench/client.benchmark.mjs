@@ -178,7 +178,7 @@ try {
       ours: `${perFetch} per fetch (IndexedDB ${reads.indexedDB.duringFetches}, localStorage ${reads.localStorage.duringFetches} over 20)`,
       baseline: '—',
       ratio: `ready() itself: ${reads.indexedDB.duringReady} IDB / ${reads.localStorage.duringReady} localStorage reads`,
-      short: `${perFetch} storage reads per session.fetch (IndexedDB and localStorage, 20 fetches each)`,
+      short: `${perFetch} reads per session.fetch (IndexedDB, localStorage; 20 fetches each)`,
     },
     notes: hooked ? undefined : 'the read counter saw no read during ready(): the hook does not see the client\'s reads',
     extra: reads,
