@@ -8,20 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { HybridSessionError } from '../shared/errors.js';
 import { TOKEN_PATH } from '../shared/protocol.js';
+import { DEFAULT_MAX_AGE } from '../server/options.js';
+import type { CookieOptions } from '../server/types.js';
 
-/** SocketStream's documented default, which its code never applied (it used `null`). */
-export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+/** SocketStream's documented default (30 days), which its code never applied (it used `null`): the server's own. */
+export { DEFAULT_MAX_AGE };
 export const DEFAULT_WS_PATH = '/ws';
 
-export interface SocketStreamCookieOptions {
-  name?: string;
-  /** Honoured (SocketStream never read it). Default true. */
-  httpOnly?: boolean;
-  secure?: boolean | 'auto';
-  sameSite?: 'lax' | 'strict' | 'none';
-  path?: string;
-  domain?: string;
-}
+/** The server's cookie options; `httpOnly` is honoured (SocketStream never read it). */
+export type SocketStreamCookieOptions = CookieOptions;
 
 /** `ss.session.options`: the same object `ss.set('*', {session})` merges into. */
 export interface SocketStreamSessionOptions {
