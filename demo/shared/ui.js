@@ -220,6 +220,11 @@
       state.via = '';
       show(view);
       log('signed in as ' + view.user + ': session ' + (before || '–') + ' → ' + view.sid + ', new token');
+      // The server closes the old id's sockets with 4401, but that close can reach this page after the login response:
+      // until then the old socket still looks connected. Open one on the new token now, so "connected" always means
+      // the signed-in session's socket. (A socket still connecting is left alone: closing it makes the browser log an
+      // error, and its handshake carries the old token, so it is refused and renews by itself.)
+      if (socket && socket.readyState === 1) disconnect('connecting');
       connect();
     }));
 
@@ -244,8 +249,17 @@
 
     $('inc-ws').addEventListener('click', guard(async function () {
       await ensureStarted();
-      if (!socket || socket.readyState !== 1) throw new Error('the websocket is not connected yet');
-      socket.send('inc');
+      // A click during a reconnect (a sign-in elsewhere, a renewal) waits a little for the socket instead of failing.
+      var target = socket;
+      if (target && target.readyState !== 1) {
+        await new Promise(function (resolve) {
+          function opened() { clearTimeout(timer); target.removeEventListener('open', opened); resolve(); }
+          var timer = setTimeout(opened, 5000);
+          target.addEventListener('open', opened);
+        });
+      }
+      if (!target || target !== socket || target.readyState !== 1) throw new Error('the websocket is not connected yet');
+      target.send('inc');
     }));
 
     $('forget').addEventListener('click', guard(async function () {
