@@ -96,7 +96,7 @@ describe('table and SVG', () => {
     assert.match(md, /5\.47 KB/);
     // every table line has the header's column count
     for (const block of md.split('\n\n')) {
-      const lines = block.split('\n').filter((l) => l.startsWith('|'));
+      const lines = block.split('\n').filter((l: string) => l.startsWith('|'));
       if (lines.length === 0) continue;
       const cols = (l: string) => l.replace(/\\\|/g, '').split('|').length;
       for (const l of lines) assert.equal(cols(l), cols(lines[0]!), l);
