@@ -6,9 +6,12 @@ import { createHmac } from 'node:crypto';
 import { HybridSessionError } from '../shared/errors.js';
 import { TOKEN_PATH, type StorageHint } from '../shared/protocol.js';
 import type { CookieOptions, HybridSessionOptions, NormalizedPublicOptions, Store } from './types.js';
+import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './revocation-bus.js';
 import { warnOnce } from './warn.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+/** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
+export const DEFAULT_HEARTBEAT = 30_000;
 export const MIN_SECRET_LENGTH = 32;
 /** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
 export const KNOWN_DEFAULT_SECRETS = [
@@ -37,6 +40,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 
 const KNOWN_KEYS = new Set([
   'secret', 'store', 'maxAge', 'tokenMaxAge', 'cookie', 'tokenPath', 'allowedOrigins', 'allowQueryToken', 'ws', 'proxy',
+  'heartbeat', 'revocation',
 ]);
 const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain']);
 /** Renamed or misremembered keys get a pointed error rather than being silently ignored. */
@@ -56,6 +60,10 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   tokenKeys: readonly Buffer[];
   store: Store | undefined;
   originAllowed: (origin: string) => boolean;
+  /** The cross-process revocation bus (revocation-bus.ts), or undefined: one process. */
+  revocation: RevocationOptions | undefined;
+  /** ms between websocket pings; 0: no heartbeat (heartbeat.ts). Internal: hs.options stays as it was. */
+  heartbeat: number;
 }
 
 function fail(message: string): never {
@@ -154,6 +162,28 @@ export function deriveTokenKey(secret: string): Buffer {
   return createHmac('sha256', secret).update('hybrid-session token key v1').digest();
 }
 
+/** `revocation: { redis, channel? }`: a node-redis 4+ client (ioredis has no isOpen and is refused by name). */
+function normalizeRevocation(value: unknown): RevocationOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('`revocation` must be an object: { redis: nodeRedisClient, channel? }');
+  const r = value as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (key !== 'redis' && key !== 'channel') fail(`unknown option revocation.${key} (known: redis, channel)`);
+  }
+  const client = r.redis as Record<string, unknown> | null | undefined;
+  if (typeof client !== 'object' || client === null) fail('`revocation.redis` must be a node-redis client (createClient from \'redis\')');
+  if (typeof client.duplicate !== 'function' || typeof client.publish !== 'function' || !('isOpen' in client)) {
+    fail(
+      typeof client.scanStream === 'function' || typeof client.status === 'string'
+        ? '`revocation.redis`: an ioredis client was given; use node-redis (import { createClient } from \'redis\'), the client connect-redis 9 needs too'
+        : '`revocation.redis` must be a node-redis 4+ client (duplicate, publish)',
+    );
+  }
+  const channel = r.channel ?? DEFAULT_REVOCATION_CHANNEL;
+  if (typeof channel !== 'string' || channel.length === 0) fail('`revocation.channel` must be a non-empty string');
+  return Object.freeze({ redis: client as unknown as RevocationOptions['redis'], channel });
+}
+
 export function normalizeServerOptions(input: HybridSessionOptions): NormalizedOptions {
   if (typeof input !== 'object' || input === null) fail('options object required (at least { secret })');
   for (const key of Object.keys(input)) {
@@ -175,6 +205,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   if (typeof allowQueryToken !== 'boolean') fail('`allowQueryToken` must be a boolean');
   if (input.ws !== undefined && (typeof input.ws !== 'object' || input.ws === null)) fail('`ws` must be an object');
   if (input.proxy !== undefined && typeof input.proxy !== 'boolean') fail('`proxy` must be a boolean');
+  // Clamped to setInterval's range: above 2^31-1 ms Node fires every 1 ms, which would drop every socket at once.
+  const heartbeat = input.heartbeat === 0 ? 0 : Math.min(2 ** 31 - 1, Math.max(1, positiveMs(input.heartbeat, 'heartbeat (0 to disable)', DEFAULT_HEARTBEAT)));
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
     tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
@@ -189,5 +221,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     // DESIGN "Websocket lifetime": touch at most once per min(60 s, maxAge / 4).
     touchInterval: Math.max(1, Math.min(60_000, Math.floor(maxAge / 4))),
     proxy: input.proxy,
+    heartbeat,
+    revocation: normalizeRevocation(input.revocation),
   });
 }

@@ -47,6 +47,26 @@ export interface HybridSessionOptions {
    * when present, else only a TLS socket counts.
    */
   proxy?: boolean;
+  /**
+   * ms between websocket pings; a socket that has not answered the previous ping (a vanished peer, a half-open TCP
+   * connection) is terminated, so it is dropped within two intervals. Browsers answer pings by themselves.
+   * Default 30 000; 0 disables.
+   */
+  heartbeat?: number;
+  /**
+   * Several processes: end a session's websockets on every process at once (DELETE on the token endpoint, destroy(),
+   * regenerate(), hs.revoke()) over Redis pub/sub. `redis` is the app's node-redis client (the one under
+   * connect-redis); a second connection is made from it with duplicate() to listen, and closed by hs.close().
+   * `channel` defaults to 'hybrid-session:revoked'; processes that share sessions must share it.
+   */
+  revocation?: { redis: RevocationRedisClient; channel?: string };
+}
+
+/** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */
+export interface RevocationRedisClient {
+  readonly isOpen: boolean;
+  duplicate(overrides?: Record<string, unknown>): unknown;
+  publish(channel: string, message: string): Promise<unknown>;
 }
 
 export type NextFunction = (err?: unknown) => void;
@@ -107,8 +127,11 @@ export interface HybridSession {
   revoke(sessionID: string): Promise<void>;
   readonly store: Store;
   readonly options: Readonly<NormalizedPublicOptions>;
-  /** Stops timers (expiry checks, the default store's sweep) and detaches upgrade listeners; sockets stay open. */
-  close(): void;
+  /**
+   * Stops timers (expiry checks, the default store's sweep), detaches upgrade listeners and closes the revocation
+   * bus's connection (resolves once it is closed); sockets stay open, the app's own Redis client too.
+   */
+  close(): Promise<void>;
 }
 
 /** What hs.options shows: the normalised options, secrets hidden. */

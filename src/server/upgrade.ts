@@ -17,6 +17,7 @@ import type { Core } from './core.js';
 import { classifyOrigin } from './cors.js';
 import { bearerProtocols, parseProtocols, queryTokens, readBearer } from './resolve-session.js';
 import { inflateSession } from './session-object.js';
+import { heartbeatOf } from './heartbeat.js';
 import { closeSocket } from './socket-registry.js';
 import { verifyToken } from './token.js';
 import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
@@ -139,6 +140,8 @@ export function handleUpgrade(
       r.session = auth.session;
       r.sessionStore = core.store;
       onSession(ws, req, auth);
+      // Dead peers (half-open TCP) never close by themselves: the heartbeat drops them and so frees the registry.
+      heartbeatOf(core, core.options.heartbeat).add(ws);
       wss.emit('connection', ws, req);
     });
   }
