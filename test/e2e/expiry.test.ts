@@ -5,26 +5,22 @@
  * only to the token endpoint), says `expired`, and carries on with a new session. Never a dead token sent again
  * and again.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { BEARER_PREFIX } from '../../src/shared/protocol.ts';
 import { noChromium } from '../helpers/env.ts';
 import {
-  ErrorWatch,
   incHttp,
+  inContext,
   incWs,
-  launchBrowser,
-  newPage,
   ready,
-  removeDir,
   shown,
   signIn,
-  startDemo,
   tokenOf,
-  tempDir,
   until,
+  useDemo,
   type Demo,
 } from './harness.ts';
 
@@ -52,25 +48,14 @@ function recordPresentedTokens(demo: Demo): Array<{ token: string; where: string
 describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () => {
   let demo: Demo;
   let browser: Browser;
-  let outDir: string;
-
-  before(async () => {
-    outDir = await tempDir('hs-e2e-expiry-');
-    demo = await startDemo({ outDir, maxAge: MAX_AGE });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    if (outDir) await removeDir(outDir);
+  useDemo('hs-e2e-expiry-', { maxAge: MAX_AGE }, (d, b) => {
+    demo = d;
+    browser = b;
   });
 
   test('an open, idle page renews its token before it expires and keeps its session well past maxAge', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'idle');
+    await inContext(browser, async ({ open }) => {
+      const page = await open('idle');
       const refused: string[] = [];
       page.on('response', (r) => r.status() === 401 && refused.push(r.url()));
       await page.goto(demo.hybridUrl);
@@ -94,18 +79,12 @@ describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () 
       await incHttp(page, 2);
       await incWs(page, 3);
       assert.deepEqual(refused, [], 'no request was refused: the page never held a dead token');
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a page back after its session expired: the dead token goes only to the token endpoint, then a new session', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const first = await newPage(context, watch, 'before');
-      await first.goto(demo.hybridUrl);
+    await inContext(browser, async ({ open }) => {
+      const first = await open('before', demo.hybridUrl);
       await ready(first);
       const s = await signIn(first, 'Sleeper');
       await incHttp(first, 1);
@@ -116,8 +95,7 @@ describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () 
       await sleep(MAX_AGE + 1_000);
 
       const presented = recordPresentedTokens(demo);
-      const page = await newPage(context, watch, 'after');
-      await page.goto(demo.hybridUrl);
+      const page = await open('after', demo.hybridUrl);
       const now = await until(
         page,
         'the page says its session expired and runs on a new one',
@@ -133,31 +111,27 @@ describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () 
       const deadUses = presented.filter((t) => t.token === dead).map((t) => t.where);
       assert.deepEqual(deadUses, ['POST /session/token'], `where the dead token went: ${deadUses.join(', ')}`);
       assert.notEqual(await tokenOf(page), dead);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a page offline across its expiry: back online it says expired and runs on a new session, no dead token sent', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    let hold: ReturnType<typeof setInterval> | undefined;
-    try {
-      const page = await newPage(context, watch, 'offline');
-      await page.goto(demo.hybridUrl);
+    await inContext(browser, async ({ context, watch, open }) => {
+      const page = await open('offline', demo.hybridUrl);
       await ready(page);
       const s = await signIn(page, 'Traveller');
       await incHttp(page, 1);
       const presented = recordPresentedTokens(demo);
       // Every token the page holds until it is back online names the session that expires meanwhile: all dead.
       const held = new Set<string>([(await tokenOf(page))!]);
-      hold = setInterval(() => void tokenOf(page).then((t) => t && held.add(t), () => {}), 200);
-      // While offline the page cannot renew, and Chromium logs each failed attempt: only those are let through.
-      watch.allowNetworkErrors(/net::ERR_INTERNET_DISCONNECTED/);
-      await context.setOffline(true);
-      await sleep(MAX_AGE + 1_500);
-      clearInterval(hold);
+      const hold = setInterval(() => void tokenOf(page).then((t) => t && held.add(t), () => {}), 200);
+      try {
+        // While offline the page cannot renew, and Chromium logs each failed attempt: only those are let through.
+        watch.allowNetworkErrors(/net::ERR_INTERNET_DISCONNECTED/);
+        await context.setOffline(true);
+        await sleep(MAX_AGE + 1_500);
+      } finally {
+        clearInterval(hold);
+      }
       held.add((await tokenOf(page))!);
       await context.setOffline(false);
       const now = await until(
@@ -172,10 +146,6 @@ describe(`demo e2e: expiry with maxAge ${MAX_AGE} ms`, { skip: noChromium }, () 
       assert.ok(!held.has((await tokenOf(page))!));
       const dead = presented.filter((t) => held.has(t.token) && !t.where.startsWith('POST /session/token'));
       assert.deepEqual(dead.map((t) => t.where), [], 'no app request or handshake carried a dead token');
-      watch.assertClean();
-    } finally {
-      clearInterval(hold);
-      await context.close();
-    }
+    });
   });
 });

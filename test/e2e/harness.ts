@@ -3,6 +3,7 @@
  * parallel never share files), real Chromium, a strict console/page-error watch, and readers for what the demo
  * page shows.
  */
+import { after, before } from 'node:test';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,54 @@ export async function newPage(context: BrowserContext, watch: ErrorWatch, label:
   const page = await context.newPage();
   watch.attach(page, label);
   return page;
+}
+
+/**
+ * For one describe block: the demo (built into its own temp dir) and a browser, started before its tests and
+ * stopped after them. `use` receives both once they run.
+ */
+export function useDemo(prefix: string, options: Omit<DemoOptions, 'quiet' | 'outDir'>, use: (demo: Demo, browser: Browser) => void): void {
+  let outDir: string | undefined;
+  let demo: Demo | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    outDir = await tempDir(prefix);
+    demo = await startDemo({ ...options, outDir });
+    browser = await launchBrowser();
+    use(demo, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+    if (outDir) await removeDir(outDir);
+  });
+}
+
+export interface TestContext {
+  context: BrowserContext;
+  watch: ErrorWatch;
+  /** A new watched page in this context, at `url` when given. */
+  open(label: string, url?: string): Promise<Page>;
+}
+
+/**
+ * One test's browser work in a fresh context (its own storage and cookies), closed however the test ends. The test
+ * fails on any page error, or console error the watch was not told to allow.
+ */
+export async function inContext(browser: Browser, body: (t: TestContext) => Promise<void>): Promise<void> {
+  const watch = new ErrorWatch();
+  const context = await browser.newContext();
+  const open = async (label: string, url?: string) => {
+    const page = await newPage(context, watch, label);
+    if (url) await page.goto(url);
+    return page;
+  };
+  try {
+    await body({ context, watch, open });
+    watch.assertClean();
+  } finally {
+    await context.close();
+  }
 }
 
 /** What the demo page shows, read from the DOM as a person would read it. */

@@ -3,51 +3,35 @@
  * against http://127.0.0.1:…) and the same files opened from file://. No cookie reaches the API from either: the
  * session lives on the token alone.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { Browser } from 'playwright-core';
 import { noChromium } from '../helpers/env.ts';
 import {
-  ErrorWatch,
   incHttp,
+  inContext,
   incWs,
-  launchBrowser,
-  newPage,
   ready,
-  removeDir,
   screenshot,
   shown,
   signIn,
-  startDemo,
-  tempDir,
   until,
+  useDemo,
   type Demo,
 } from './harness.ts';
 
 describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }, () => {
   let demo: Demo;
   let browser: Browser;
-  let outDir: string;
-
-  before(async () => {
-    outDir = await tempDir('hs-e2e-hybrid-');
-    demo = await startDemo({ outDir });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    if (outDir) await removeDir(outDir);
+  useDemo('hs-e2e-hybrid-', {}, (d, b) => {
+    demo = d;
+    browser = b;
   });
 
   test('sign in, count over HTTP and websocket, reload: still signed in with the same count', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'hybrid');
-      await page.goto(demo.hybridUrl);
+    await inContext(browser, async ({ open }) => {
+      const page = await open('hybrid', demo.hybridUrl);
       let s = await ready(page, 'a first anonymous session');
       assert.equal(s.user, 'Not signed in');
       assert.equal(s.count, '0');
@@ -69,18 +53,12 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       assert.equal(again.sid, s.sid);
       assert.equal(again.count, '2');
       await incWs(page, 3);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('"Forget token" with no cookie to fall back on: a new session, and the page says so', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'hybrid');
-      await page.goto(demo.hybridUrl);
+    await inContext(browser, async ({ open }) => {
+      const page = await open('hybrid', demo.hybridUrl);
       await ready(page);
       const s = await signIn(page, 'Ken');
       await incHttp(page, 1);
@@ -90,18 +68,12 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       assert.equal(now.user, 'Not signed in');
       assert.equal(now.count, '0');
       await incWs(page, 1);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('signing in twice in a row rotates the session twice, without a spurious "expired" or an error', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'hybrid');
-      await page.goto(demo.hybridUrl);
+    await inContext(browser, async ({ open }) => {
+      const page = await open('hybrid', demo.hybridUrl);
       await ready(page);
       const first = await signIn(page, 'Alice');
       // Right away, while the socket that reconnected after the first rotation is still young.
@@ -111,22 +83,16 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       const s = await shown(page);
       assert.equal(s.user, 'Signed in as Bob');
       assert.ok(!s.log.some((line) => /expired/.test(line)), `no "expired" in the event log:\n${s.log.join('\n')}`);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('from file:// (origin "null", allowed because the demo lists it): sign in, count, reload', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
+    await inContext(browser, async ({ open }) => {
       const origins = new Set<string>();
       const record = (req: IncomingMessage) => origins.add(String(req.headers.origin));
       demo.server.prependListener('request', record);
       demo.server.prependListener('upgrade', record);
-      const page = await newPage(context, watch, 'file');
-      await page.goto(demo.fileUrl);
+      const page = await open('file', demo.fileUrl);
       let s = await ready(page, 'a session from a file:// page');
       assert.equal(await page.evaluate('location.protocol'), 'file:');
       assert.match(s.cookie, /^no\b/);
@@ -143,24 +109,17 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       assert.deepEqual([...origins], ['null'], 'every request and handshake of the file:// page came from origin "null"');
       demo.server.off('request', record);
       demo.server.off('upgrade', record);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a second tab shares the session; sign out in one tab signs out the other and closes its socket', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const one = await newPage(context, watch, 'tab 1');
-      await one.goto(demo.hybridUrl);
+    await inContext(browser, async ({ open }) => {
+      const one = await open('tab 1', demo.hybridUrl);
       await ready(one);
       const signedIn = await signIn(one, 'Grace');
       await incHttp(one, 1);
 
-      const two = await newPage(context, watch, 'tab 2');
-      await two.goto(demo.hybridUrl);
+      const two = await open('tab 2', demo.hybridUrl);
       const s2 = await ready(two, 'the second tab on the same session');
       assert.equal(s2.user, 'Signed in as Grace');
       assert.equal(s2.sid, signedIn.sid);
@@ -184,9 +143,6 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       assert.notEqual(fresh.sid, signedIn.sid);
       assert.equal(fresh.count, '0');
       assert.equal((await shown(one)).user, 'Signed out', 'the other tab stays signed out until it is used');
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

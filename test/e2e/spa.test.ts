@@ -3,24 +3,20 @@
  * API server itself, so the httpOnly cookie and the token both reach the API, and the cookie alone recovers the
  * session when the token is gone.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { noChromium } from '../helpers/env.ts';
 import {
-  ErrorWatch,
   incHttp,
+  inContext,
   incWs,
-  launchBrowser,
-  newPage,
   ready,
-  removeDir,
   screenshot,
   signIn,
-  startDemo,
   tokenOf,
-  tempDir,
   until,
+  useDemo,
   type Demo,
 } from './harness.ts';
 
@@ -28,26 +24,14 @@ import {
 describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, () => {
   let demo: Demo;
   let browser: Browser;
-  let outDir: string;
-
-  before(async () => {
-    outDir = await tempDir('hs-e2e-spa-');
-    demo = await startDemo({ outDir });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    if (outDir) await removeDir(outDir);
+  useDemo('hs-e2e-spa-', {}, (d, b) => {
+    demo = d;
+    browser = b;
   });
 
   test('sign in, count over HTTP and websocket, reload: still signed in with the same count', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'spa');
-      await page.goto(demo.spaUrl);
+    await inContext(browser, async ({ context, open }) => {
+      const page = await open('spa', demo.spaUrl);
       let s = await ready(page, 'a first anonymous session');
       assert.equal(s.user, 'Not signed in');
       assert.match(s.cookie, /^yes\b/, 'same origin: the httpOnly cookie reaches the API');
@@ -65,18 +49,12 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
       assert.equal(again.user, 'Signed in as Ada');
       assert.equal(again.sid, s.sid);
       assert.equal(again.count, '2');
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('"Forget token": the httpOnly cookie recovers the same session and a new token is issued', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'spa');
-      await page.goto(demo.spaUrl);
+    await inContext(browser, async ({ open }) => {
+      const page = await open('spa', demo.spaUrl);
       await ready(page);
       const s = await signIn(page, 'Barbara');
       await incWs(page, 1);
@@ -92,18 +70,12 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
       assert.ok(fresh);
       assert.notEqual(fresh, token, 'a new token was issued');
       await incHttp(page, 2);
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('with the cookie alone (all site storage wiped), a reload recovers the session with a new token', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const page = await newPage(context, watch, 'spa');
-      await page.goto(demo.spaUrl);
+    await inContext(browser, async ({ open }) => {
+      const page = await open('spa', demo.spaUrl);
       await ready(page);
       const s = await signIn(page, 'Edsger');
       await incHttp(page, 1);
@@ -123,34 +95,27 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
             request.onblocked = () => reject(new Error(`deleting ${db.name} is blocked`));
           });
         }
-      });
+    });
 
-      await page.goto(demo.spaUrl);
-      const again = await ready(page, 'the session recovered from the cookie alone');
-      assert.equal(again.user, 'Signed in as Edsger');
-      assert.equal(again.sid, s.sid);
-      assert.equal(again.count, '1');
-      const fresh = await tokenOf(page);
-      assert.ok(fresh);
-      assert.notEqual(fresh, token, 'a new token was issued');
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    await page.goto(demo.spaUrl);
+    const again = await ready(page, 'the session recovered from the cookie alone');
+    assert.equal(again.user, 'Signed in as Edsger');
+    assert.equal(again.sid, s.sid);
+    assert.equal(again.count, '1');
+    const fresh = await tokenOf(page);
+    assert.ok(fresh);
+    assert.notEqual(fresh, token, 'a new token was issued');
+    });
   });
 
   test('a second tab shares the session; sign out in one tab signs out the other and closes its socket', async () => {
-    const watch = new ErrorWatch();
-    const context = await browser.newContext();
-    try {
-      const one = await newPage(context, watch, 'tab 1');
-      await one.goto(demo.spaUrl);
+    await inContext(browser, async ({ context, open }) => {
+      const one = await open('tab 1', demo.spaUrl);
       await ready(one);
       const signedIn = await signIn(one, 'Margaret');
       await incWs(one, 1);
 
-      const two = await newPage(context, watch, 'tab 2');
-      await two.goto(demo.spaUrl);
+      const two = await open('tab 2', demo.spaUrl);
       const s2 = await ready(two, 'the second tab on the same session');
       assert.equal(s2.user, 'Signed in as Margaret');
       assert.equal(s2.sid, signedIn.sid);
@@ -164,9 +129,6 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
       await until(one, 'tab 1 signed out too, its socket closed', (s) => s.user === 'Signed out' && s.ws === 'closed');
       await until(one, 'the server holds no socket any more', () => demo.openSockets() === 0);
       assert.ok(!(await context.cookies(demo.apiUrl)).some((c) => c.name === 'connect.sid'), 'sign-out clears the cookie');
-      watch.assertClean();
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
