@@ -7,6 +7,8 @@ import type { Core } from './core.js';
 import { MemoryStore } from './memory-store.js';
 import { createMiddleware } from './middleware.js';
 import { normalizeServerOptions } from './options.js';
+import { addRedisCompareAndSet, isConnectRedisStore } from './redis-compare-and-set.js';
+import { startRevocationBus, type RevocationBus } from './revocation-bus.js';
 import { WebSocketSession, issueToken } from './session-handle.js';
 import { expiresOf, inflateSession } from './session-object.js';
 import { SocketRegistry } from './socket-registry.js';
@@ -19,6 +21,9 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const options = normalizeServerOptions(input);
   const ownStore = options.store === undefined;
   const store = options.store ?? new MemoryStore();
+  // connect-redis has no compare-and-set: without one, update() would be exact only within one process.
+  const s = store as unknown as { compareAndSet?: unknown };
+  if (typeof s.compareAndSet !== 'function' && isConnectRedisStore(store)) addRedisCompareAndSet(store);
   const access = storeAccess(store);
   const lock = new KeyedLock();
 
@@ -39,6 +44,14 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     },
   });
   const core: Core = { options, store, access, registry, lock };
+
+  let bus: RevocationBus | undefined;
+  if (options.revocation) {
+    bus = startRevocationBus(options.revocation, registry, (message) =>
+      process.emitWarning(message, { type: 'HybridSessionWarning', code: 'HS_REVOCATION_BUS' }),
+    );
+    registry.publish = (sid) => bus!.publish(sid);
+  }
 
   // Sessions the store drops by itself (expiry sweep, eviction) end their sockets at once.
   const onStoreDrop = (sid: unknown) => {
@@ -123,6 +136,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
         off.call(store, 'evicted', onStoreDrop);
       }
       if (ownStore) (store as MemoryStore).close();
+      // Resolves once the bus's own connection is unsubscribed and closed; the app's client stays the app's to close.
+      return bus ? bus.close().catch(() => {}) : Promise.resolve();
     },
   };
   return Object.freeze(hs);

@@ -112,6 +112,22 @@ export class SocketRegistry {
     this.publish(sid);
   }
 
+  /**
+   * Every local session checked against the store once; those gone close (4401). What a bus calls after it was not
+   * listening for a while (reconnect): a revocation published meanwhile still reaches this process's sockets.
+   */
+  recheckAll(): void {
+    if (this.closed) return;
+    for (const [sid, state] of this.sessions) {
+      this.hooks.check(sid).then(
+        (expiresAt) => {
+          if (expiresAt === null && this.sessions.get(sid) === state) this.closeSession(sid);
+        },
+        () => {}, // the store is away again: the expiry timer and the next reconnect try again
+      );
+    }
+  }
+
   /** A message arrived: touch the session at most once per touchInterval. */
   activity(ws: WebSocket): void {
     const sid = this.sidOf.get(ws);

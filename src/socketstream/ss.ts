@@ -181,6 +181,8 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
           tokenMaxAge: settings.tokenMaxAge,
           proxy: settings.proxy,
           ws: { client: { ...settings.wsClient } },
+          // Several processes on one Redis: a session ended on one closes its sockets on all, at once.
+          revocation: store.redis ? { redis: store.redis as never } : undefined,
         }),
       );
     } catch (error) {
@@ -477,7 +479,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
           await new Promise<void>((resolve) => a.server.close(() => resolve()));
         }
       }
-      rt.hs.close();
+      await rt.hs.close();
       await rt.store.close();
     },
     get hs() {

@@ -5,7 +5,7 @@
  */
 import type { Store } from 'express-session';
 import { HybridSessionError } from '../shared/errors.js';
-import { VERSION_KEY } from '../server/index.js';
+import { addRedisCompareAndSet, type ConnectRedisLike } from '../server/redis-compare-and-set.js';
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]` */
@@ -116,6 +116,8 @@ export interface BuiltStore {
   store: Store | undefined;
   /** Resolves once the store can answer (the Redis connection is up); rejects with a typed error if it cannot. */
   ready: Promise<void>;
+  /** The node-redis client under a Redis store: hybridSession's revocation bus publishes through it. */
+  redis?: unknown;
   close(): Promise<void>;
 }
 
@@ -138,7 +140,8 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 function redisClientOptions(cfg: RedisConfig): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
+  // While Redis is away a command fails at once (the request gets its 503) instead of waiting in a queue.
+  const options: Record<string, unknown> = { disableOfflineQueue: true };
   if (cfg.url !== undefined) options.url = cfg.url;
   if (cfg.host !== undefined || cfg.port !== undefined) {
     options.socket = { host: cfg.host ?? '127.0.0.1', port: cfg.port ?? 6379 };
@@ -174,9 +177,11 @@ export async function buildStore(choice: StoreChoice, maxAge: number, warn: (mes
     // Used when a session carries no cookie expiry; otherwise connect-redis derives the TTL from it.
     ttl: Math.ceil(maxAge / 1000),
   });
-  addCompareAndSet(store as unknown as CasTarget);
+  // hybridSession() would add it too; done here so the store the facade hands out is atomic on its own.
+  addRedisCompareAndSet(store as unknown as ConnectRedisLike);
   return {
     store: store as unknown as Store,
+    redis: client,
     ready: ready.catch((cause: unknown) => {
       const where = cfg.url ? cfg.url.replace(/\/\/[^@/]*@/, '//') : `${cfg.host ?? '127.0.0.1'}:${cfg.port ?? 6379}`;
       throw new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', `redis at ${cfg.client ? 'the given client' : where}: ${(cause as Error)?.message ?? cause}`, { cause });
@@ -196,54 +201,5 @@ export async function buildStore(choice: StoreChoice, maxAge: number, warn: (mes
         client.destroy?.();
       }
     },
-  };
-}
-
-/**
- * The server's update(fn) is atomic across processes only with a store that can compare-and-set (a version kept
- * in the session data); connect-redis has none, so the facade adds one as a Lua script: read, compare the
- * version, write with the same TTL rule connect-redis uses, all inside Redis.
- */
-const CAS_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local ok, data = pcall(cjson.decode, current)
-local version = 0
-if ok and type(data) == 'table' and type(data[ARGV[4]]) == 'number' then version = data[ARGV[4]] end
-if version ~= tonumber(ARGV[1]) then return 0 end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1
-`;
-
-interface CasTarget {
-  client: { eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> };
-  prefix: string;
-  ttl: number | ((sess: unknown) => number);
-  serializer: { stringify(sess: unknown): string };
-  compareAndSet?: (sid: string, expected: number, sess: unknown, cb: (err: unknown, ok?: boolean) => void) => void;
-}
-
-/** connect-redis's own rule: the cookie's expiry when there is one, else its ttl option (seconds). */
-function ttlOf(store: CasTarget, sess: { cookie?: { expires?: unknown } } | null): number {
-  if (typeof store.ttl === 'function') return store.ttl(sess);
-  const expires = sess?.cookie?.expires;
-  if (expires) return Math.ceil((Number(new Date(expires as string)) - Date.now()) / 1000);
-  return store.ttl;
-}
-
-export function addCompareAndSet(store: CasTarget): void {
-  store.compareAndSet = (sid, expected, sess, cb) => {
-    const ttl = ttlOf(store, sess as { cookie?: { expires?: unknown } });
-    store.client
-      .eval(CAS_SCRIPT, {
-        keys: [store.prefix + sid],
-        arguments: [String(expected), store.serializer.stringify(sess), String(ttl), VERSION_KEY],
-      })
-      .then((reply) => cb(null, Number(reply) === 1), (err: unknown) => cb(err));
   };
 }
