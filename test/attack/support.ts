@@ -1,5 +1,8 @@
 /** Shared by the attack tests: bounded concurrency, polling with a deadline, and an unhandled-rejection recorder. */
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders, type Server } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; rejects on the first failure. */
 export async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -62,9 +65,9 @@ export interface Reply {
  * One request on its own connection (agent: false, so `Connection: close`): nothing stays pooled, and
  * server.getConnections() counts only what the test holds open on purpose.
  */
-export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent: init.agent ?? false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -79,4 +82,54 @@ export function send(url: string, init: { method?: string; headers?: Record<stri
 /** `name=value` of a Set-Cookie header. */
 export function setCookiePair(headers: IncomingHttpHeaders, name = 'connect.sid'): string | undefined {
   return headers['set-cookie']?.find((c) => c.startsWith(name + '='))?.split(';')[0];
+}
+
+
+let gcFn: (() => void) | undefined;
+/**
+ * Heap in use after a full collection. The runner starts node without --expose-gc; V8 still lets a process turn
+ * the flag on for contexts made afterwards, which is enough to get a callable gc().
+ */
+export function heapAfterGc(): number {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+  gcFn();
+  return process.memoryUsage().heapUsed;
+}
+
+
+export interface FloodResult {
+  /** close code (websocket) or HTTP status → how many */
+  tally: Record<string, number>;
+  /** token responses with `created: true` */
+  created: number;
+  /** distinct session cookies the server set */
+  distinctCookies: number;
+  ms: number;
+}
+
+/** Runs flood-client.mjs in a worker thread (bounded by `count`; terminated after `timeoutMs`). */
+export function flood(data: { kind: 'ws' | 'http'; url: string; count: number; concurrency: number; protocols?: string[]; method?: string; headers?: Record<string, string> }, timeoutMs = 90_000): Promise<FloodResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./flood-client.mjs', import.meta.url), { workerData: data });
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`flood not done within ${timeoutMs} ms`));
+    }, timeoutMs);
+    worker.once('message', (result: FloodResult) => {
+      clearTimeout(timer);
+      resolve(result);
+    });
+    worker.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`flood worker exited with ${code}`));
+    });
+  });
 }
