@@ -1,0 +1,211 @@
+/**
+ * Shared by the scale-out tests: server processes (fixture-server.ts) started as real children and stopped by pid,
+ * a websocket client that asks and waits for its answer, a bounded poll, and a loopback TCP relay that can make
+ * Redis "go away" for the servers while redis-server keeps its data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { WebSocket } from 'ws';
+import { createClient } from 'redis';
+
+const FIXTURE = new URL('./fixture-server.ts', import.meta.url).pathname;
+
+export const newSecret = () => randomBytes(32).toString('base64url');
+
+export interface ServerProcess {
+  url: string;
+  wsUrl: string;
+  pid: number;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    try {
+      process.kill(child.pid!, 'SIGTERM');
+    } catch {
+      return resolve();
+    }
+    setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+    }, 3000).unref();
+  });
+}
+
+/** Starts fixture-server.ts in its own Node process; resolves once it listens (15 s bound). */
+export async function startServer(redisUrl: string, secret: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+    env: { ...process.env, REDIS_URL: redisUrl, SESSION_SECRET: secret, NODE_ENV: 'test', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error('server process did not listen within 15 s')), 15_000);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      stopChild(child).then(() => reject(new Error(`${err.message}\n${out}`)));
+    };
+    const onData = () => {
+      const m = /listening (\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      resolve(Number(m[1]));
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code, signal) => fail(new Error(`server process exited early (${signal ?? code})`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/`,
+    pid: child.pid!,
+    output: () => out,
+    stop: () => stopChild(child),
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export async function newToken(url: string, headers: Record<string, string> = {}): Promise<{ token: string; created: boolean }> {
+  const res = await fetch(`${url}/session/token`, { method: 'POST', headers });
+  if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
+  return (await res.json()) as { token: string; created: boolean };
+}
+
+export interface Client {
+  ws: WebSocket;
+  opened: Promise<void>;
+  /** Close code, and when it arrived (performance.now()). */
+  closed: Promise<{ code: number; at: number }>;
+  ask(msg: object, timeoutMs?: number): Promise<any>;
+}
+
+/** A websocket offering the token as the bearer subprotocol (as the client library does). */
+export function connect(wsUrl: string, token: string | null): Client {
+  const protocols = token ? ['hybrid-session', `hybrid-session.bearer.${token}`] : ['hybrid-session'];
+  const ws = new WebSocket(wsUrl, protocols);
+  const pending = new Map<number, (m: any) => void>();
+  let next = 0;
+  ws.on('message', (raw) => {
+    const m = JSON.parse(String(raw));
+    pending.get(m.id)?.(m);
+    pending.delete(m.id);
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('close', (code) => reject(new Error(`closed ${code} before open`)));
+  });
+  opened.catch(() => {});
+  const closed = new Promise<{ code: number; at: number }>((resolve) => ws.once('close', (code) => resolve({ code, at: performance.now() })));
+  ws.on('error', () => {});
+  return {
+    ws,
+    opened,
+    closed,
+    ask(msg, timeoutMs = 10_000) {
+      const id = ++next;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(msg)} within ${timeoutMs} ms`)), timeoutMs);
+        pending.set(id, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        ws.send(JSON.stringify({ ...msg, id }));
+      });
+    },
+  };
+}
+
+/** Resolves with the close, or rejects after `ms`: every wait in these tests is bounded. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `check` until it returns true (every 50 ms, `ms` at most). */
+export async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A node-redis client of the test's own, to look at Redis (PUBSUB NUMSUB, key counts) from outside the servers. */
+export async function inspector(redisUrl: string) {
+  const client = createClient({ url: redisUrl, socket: { reconnectStrategy: () => 100 } });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    client,
+    async subscribers(channel = 'hybrid-session:revoked'): Promise<number> {
+      const reply = (await client.sendCommand(['PUBSUB', 'NUMSUB', channel])) as unknown[];
+      return Number(reply[1]);
+    },
+    async keys(prefix = 'scale:'): Promise<number> {
+      return ((await client.keys(`${prefix}*`)) as string[]).length;
+    },
+    close: () => client.destroy(),
+  };
+}
+
+/**
+ * A TCP relay in front of redis-server: `down()` drops every connection and refuses new ones (Redis unreachable,
+ * its data kept), `up()` listens on the same port again.
+ */
+export async function relay(targetPort: number) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((inbound) => {
+        const outbound = createConnection({ port: targetPort, host: '127.0.0.1' });
+        for (const s of [inbound, outbound]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => {
+            sockets.delete(s);
+            inbound.destroy();
+            outbound.destroy();
+          });
+        }
+        inbound.pipe(outbound).pipe(inbound);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
+    async down() {
+      const s = server!;
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+    up: listen,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server?.close();
+    },
+  };
+}
