@@ -3,11 +3,11 @@
  * (no new token request), the server's storage hint, and the fallbacks when localStorage throws or IndexedDB
  * throws or never answers — a `storage` event, and the app keeps working.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { noChromium } from '../helpers/env.ts';
-import { launchBrowser, openFixture, startApi, startPages, watchedPage, type Api } from '../helpers/browser.ts';
+import { inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
 const KEY = 'hybrid-session';
 
@@ -16,35 +16,16 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
   let api: Api;
   /** Hints localStorage (SocketStream's ws.client.localStorage: true). */
   let lsApi: Api;
-  let pages: Awaited<ReturnType<typeof startPages>>;
+  let pages: Pages;
 
-  before(async () => {
-    pages = await startPages();
-    api = await startApi({ allowedOrigins: [pages.url] });
-    lsApi = await startApi({ allowedOrigins: [pages.url], ws: { client: { localStorage: true } } });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await api?.close();
-    await lsApi?.close();
-    await pages?.close();
+  useBrowserSuite({ api: {}, lsApi: { ws: { client: { localStorage: true } } } }, (suite) => {
+    ({ browser, pages } = suite);
+    ({ api, lsApi } = suite.apis);
   });
 
   /** A fresh context (empty storage), with `init` run before any page script. */
-  async function withPage(fn: (page: Page, context: BrowserContext) => Promise<void>, init?: () => void) {
-    const errors: string[] = [];
-    const context = await browser.newContext();
-    try {
-      if (init) await context.addInitScript(init);
-      const page = await watchedPage(context, errors);
-      await openFixture(page, pages.url);
-      await fn(page, context);
-      assert.deepEqual(errors, []);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (fn: (page: Page, context: BrowserContext) => Promise<void>, init?: () => void) =>
+    inFreshContext(browser, pages.url, async ({ open, context }) => fn(await open(), context), init);
 
   /** Start a session in the page; what it got, and how it works: /api/me through session.fetch. */
   const startAndUse = (page: Page, url: string, storage?: string) =>

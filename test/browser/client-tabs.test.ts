@@ -3,57 +3,37 @@
  * others, and one renewal — asked for by every tab at once, or due in every tab at once — makes one token request.
  * Also without BroadcastChannel (older webviews), through localStorage's `storage` event.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { noChromium } from '../helpers/env.ts';
-import { launchBrowser, openFixture, startApi, startPages, watchedPage, type Api } from '../helpers/browser.ts';
-
-async function until<T>(what: string, check: () => Promise<T> | T, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { inFreshContext, until, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
 const tokenOf = (page: Page) => page.evaluate(() => session.token);
 
 describe('tabs', { skip: noChromium, timeout: 180_000 }, () => {
   let browser: Browser;
   let api: Api;
-  let pages: Awaited<ReturnType<typeof startPages>>;
+  let pages: Pages;
 
-  before(async () => {
-    pages = await startPages();
-    api = await startApi({ allowedOrigins: [pages.url] });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await api?.close();
-    await pages?.close();
+  useBrowserSuite({ api: {} }, (suite) => {
+    ({ browser, pages } = suite);
+    ({ api } = suite.apis);
   });
 
   /** Two tabs of one fresh context, each with a started session (the second loads the first's token). */
   async function twoTabs(fn: (a: Page, b: Page, context: BrowserContext) => Promise<void>, url = () => api.url, init?: () => void) {
-    const errors: string[] = [];
-    const context = await browser.newContext();
-    try {
-      if (init) await context.addInitScript(init);
-      const [a, b] = [await watchedPage(context, errors, 'tab A'), await watchedPage(context, errors, 'tab B')];
-      for (const page of [a, b]) {
-        await openFixture(page, pages.url);
-        await page.evaluate((url) => start({ url }).ready(), url());
-      }
-      assert.equal(await tokenOf(b), await tokenOf(a), 'the second tab loaded the first tab’s token');
-      await fn(a, b, context);
-      assert.deepEqual(errors, []);
-    } finally {
-      await context.close();
-    }
+    await inFreshContext(
+      browser,
+      pages.url,
+      async ({ open, context }) => {
+        const [a, b] = [await open('tab A'), await open('tab B')];
+        for (const page of [a, b]) await page.evaluate((url) => start({ url }).ready(), url());
+        assert.equal(await tokenOf(b), await tokenOf(a), 'the second tab loaded the first tab’s token');
+        await fn(a, b, context);
+      },
+      init,
+    );
   }
 
   test('a renewal in one tab reaches the other', async () => {
@@ -116,29 +96,18 @@ describe('tabs', { skip: noChromium, timeout: 180_000 }, () => {
 describe('tabs: a renewal due in every tab at once', { skip: noChromium, timeout: 120_000 }, () => {
   let browser: Browser;
   let api: Api;
-  let pages: Awaited<ReturnType<typeof startPages>>;
+  let pages: Pages;
   const TOKEN_LIFE = 6000;
 
-  before(async () => {
-    pages = await startPages();
-    api = await startApi({ allowedOrigins: [pages.url], tokenMaxAge: TOKEN_LIFE });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await api?.close();
-    await pages?.close();
+  useBrowserSuite({ api: { tokenMaxAge: TOKEN_LIFE } }, (suite) => {
+    ({ browser, pages } = suite);
+    ({ api } = suite.apis);
   });
 
   test('both tabs’ timers fire at half-life; one token request, both tabs get its token', async () => {
-    const errors: string[] = [];
-    const context = await browser.newContext();
-    try {
-      const [a, b] = [await watchedPage(context, errors, 'tab A'), await watchedPage(context, errors, 'tab B')];
-      for (const page of [a, b]) {
-        await openFixture(page, pages.url);
-        await page.evaluate((url) => start({ url }).ready(), api.url);
-      }
+    await inFreshContext(browser, pages.url, async ({ open }) => {
+      const [a, b] = [await open('tab A'), await open('tab B')];
+      for (const page of [a, b]) await page.evaluate((url) => start({ url }).ready(), api.url);
       const first = await tokenOf(a);
       assert.equal(await tokenOf(b), first);
       assert.equal(api.tokenRequests.POST, 1);
@@ -149,9 +118,6 @@ describe('tabs: a renewal due in every tab at once', { skip: noChromium, timeout
       );
       assert.equal(await tokenOf(a), await tokenOf(b));
       assert.equal(api.tokenRequests.POST, 2, 'one renewal request for both tabs');
-      assert.deepEqual(errors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -4,56 +4,26 @@
  * regenerate by a reconnect with the Session-Token, a second 4401 in a row by `expired` and no more attempts,
  * logout closes them, and a wake-up (Cordova's resume) reconnects a socket that was waiting.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
 import { noChromium } from '../helpers/env.ts';
-import { launchBrowser, openFixture, startApi, startPages, watchedPage, type Api } from '../helpers/browser.ts';
-
-/** Poll `check` until it holds; the bound only keeps a broken run from hanging. */
-async function until<T>(what: string, check: () => Promise<T> | T, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { inFreshContext, until, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
 describe('session websockets', { skip: noChromium, timeout: 180_000 }, () => {
   let browser: Browser;
   let api: Api;
   /** Its app closes every connection with 4401 at once. */
   let refusing: Api;
-  let pages: Awaited<ReturnType<typeof startPages>>;
+  let pages: Pages;
 
-  before(async () => {
-    pages = await startPages();
-    api = await startApi({ allowedOrigins: [pages.url] });
-    refusing = await startApi({ allowedOrigins: [pages.url], socket: 'close4401' });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await api?.close();
-    await refusing?.close();
-    await pages?.close();
+  useBrowserSuite({ api: {}, refusing: { socket: 'close4401' } }, (suite) => {
+    ({ browser, pages } = suite);
+    ({ api, refusing } = suite.apis);
   });
 
-  async function withPage(fn: (page: Page) => Promise<void>) {
-    const errors: string[] = [];
-    const context = await browser.newContext();
-    try {
-      const page = await watchedPage(context, errors);
-      await openFixture(page, pages.url);
-      await fn(page);
-      assert.deepEqual(errors, []);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (fn: (page: Page) => Promise<void>) => inFreshContext(browser, pages.url, async ({ open }) => fn(await open()));
 
   const connect = (page: Page, url: string, options: object) =>
     page.evaluate(

@@ -12,11 +12,11 @@ import type { Browser, Page } from 'playwright-core';
 import { createSocketStream } from '../../src/socketstream/index.ts';
 import { noChromium } from '../helpers/env.ts';
 import { close } from '../helpers/net.ts';
-import { launchBrowser, openFixture, startPages, watchedPage } from '../helpers/browser.ts';
+import { inFreshContext, launchBrowser, startPages, type Pages } from '../helpers/browser.ts';
 
 describe('SocketStream facade in Chromium (session.rpc + session.fetch)', { skip: noChromium, timeout: 180_000 }, () => {
   let browser: Browser;
-  let pages: Awaited<ReturnType<typeof startPages>>;
+  let pages: Pages;
   let server: Server;
   let api: string;
   let ss: ReturnType<typeof createSocketStream>;
@@ -73,18 +73,7 @@ describe('SocketStream facade in Chromium (session.rpc + session.fetch)', { skip
     await pages?.close();
   });
 
-  async function withPage(fn: (page: Page) => Promise<void>) {
-    const errors: string[] = [];
-    const context = await browser.newContext();
-    try {
-      const page = await watchedPage(context, errors);
-      await openFixture(page, pages.url);
-      await fn(page);
-      assert.deepEqual(errors, []);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (fn: (page: Page) => Promise<void>) => inFreshContext(browser, pages.url, async ({ open }) => fn(await open()));
 
   test("session.rpc('app.updateSession'), then session.fetch sees myVar 1234 and the cart", async () => {
     await withPage(async (page) => {

@@ -5,6 +5,7 @@
  * Origins: pages on http://127.0.0.1:<A>, the API on http://localhost:<B> — another site, so no cookie crosses and
  * the token is the only credential (the hybrid-app case). `sameOrigin: true` serves the pages from the API instead.
  */
+import { after, before } from 'node:test';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
@@ -186,4 +187,72 @@ export const BUILDS = { umd: 'umd.html', esm: 'esm.html' } as const;
 export async function openFixture(page: Page, pagesUrl: string, build: keyof typeof BUILDS = 'umd'): Promise<void> {
   await page.goto(`${pagesUrl}/${BUILDS[build]}`);
   await page.waitForFunction(() => 'HybridSession' in window && 'start' in window);
+}
+
+/** Poll `check` until it holds; the bound only keeps a broken run from hanging. */
+export async function until<T>(what: string, check: () => Promise<T> | T, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export type Pages = Awaited<ReturnType<typeof startPages>>;
+
+/**
+ * For one describe block: the fixture pages' server, one API per entry of `apis` (each allowing the pages' origin
+ * unless told otherwise) and a browser, started before its tests and closed after them.
+ */
+export function useBrowserSuite<K extends string>(
+  apis: Record<K, ApiOptions>,
+  use: (suite: { browser: Browser; pages: Pages; apis: Record<K, Api> }) => void,
+): void {
+  let browser: Browser | undefined;
+  let pages: Pages | undefined;
+  const started: Api[] = [];
+  before(async () => {
+    pages = await startPages();
+    const byName = {} as Record<K, Api>;
+    for (const name of Object.keys(apis) as K[]) {
+      byName[name] = await startApi({ allowedOrigins: [pages.url], ...apis[name] });
+      started.push(byName[name]);
+    }
+    browser = await launchBrowser();
+    use({ browser, pages, apis: byName });
+  });
+  after(async () => {
+    await browser?.close();
+    for (const api of started) await api.close();
+    await pages?.close();
+  });
+}
+
+export interface FreshContext {
+  context: BrowserContext;
+  /** A watched page on the fixture (UMD by default), in this context. */
+  open(label?: string, build?: keyof typeof BUILDS): Promise<Page>;
+}
+
+/**
+ * `fn` in a fresh context (empty storage, `init` run before any page script), closed however it ends; fails on any
+ * uncaught page error or console error of its pages.
+ */
+export async function inFreshContext(browser: Browser, pagesUrl: string, fn: (c: FreshContext) => Promise<void>, init?: () => void): Promise<void> {
+  const errors: string[] = [];
+  const context = await browser.newContext();
+  try {
+    if (init) await context.addInitScript(init);
+    const open = async (label = 'page', build: keyof typeof BUILDS = 'umd') => {
+      const page = await watchedPage(context, errors, label);
+      await openFixture(page, pagesUrl, build);
+      return page;
+    };
+    await fn({ context, open });
+    if (errors.length > 0) throw new Error(`page errors:\n${errors.join('\n')}`);
+  } finally {
+    await context.close();
+  }
 }
