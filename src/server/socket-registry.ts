@@ -18,6 +18,8 @@ interface SessionState {
   touching: boolean;
   expiresAt: number;
   timer: NodeJS.Timeout | undefined;
+  /** A recheck (recheckAll) is under way: a second reconnect does not start another chain of retries. */
+  rechecking?: boolean;
 }
 
 export interface RegistryHooks {
@@ -119,13 +121,25 @@ export class SocketRegistry {
   recheckAll(): void {
     if (this.closed) return;
     for (const [sid, state] of this.sessions) {
-      this.hooks.check(sid).then(
-        (expiresAt) => {
-          if (expiresAt === null && this.sessions.get(sid) === state) this.closeSession(sid);
-        },
-        () => {}, // the store is away again: the expiry timer and the next reconnect try again
-      );
+      if (state.rechecking) continue;
+      state.rechecking = true;
+      this.recheck(sid, state, 100);
     }
+  }
+
+  private recheck(sid: string, state: SessionState, retryIn: number): void {
+    if (this.closed) return;
+    this.hooks.check(sid).then(
+      (expiresAt) => {
+        state.rechecking = false;
+        if (expiresAt === null && this.sessions.get(sid) === state) this.closeSession(sid);
+      },
+      () => {
+        // The store's own connection may come back after the bus's: try again, backing off, while the session is here.
+        if (this.closed || this.sessions.get(sid) !== state) return void (state.rechecking = false);
+        setTimeout(() => this.recheck(sid, state, Math.min(retryIn * 2, this.hooks.retryDelay)), retryIn).unref();
+      },
+    );
   }
 
   /** A message arrived: touch the session at most once per touchInterval. */
