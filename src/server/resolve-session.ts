@@ -35,13 +35,24 @@ export function parseProtocols(header: string | string[] | undefined): string[] 
   if (header === undefined) return [];
   const value = Array.isArray(header) ? header.join(',') : header;
   const out: string[] = [];
-  for (const raw of value.split(',')) {
-    const p = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+  let start = 0;
+  // Runs on every upgrade: index arithmetic and one regex test per offer, no per-offer trimming regex.
+  while (start <= value.length) {
+    let end = value.indexOf(',', start);
+    if (end === -1) end = value.length;
+    let a = start;
+    let b = end;
+    while (a < b && isSpace(value.charCodeAt(a))) a++;
+    while (b > a && isSpace(value.charCodeAt(b - 1))) b--;
+    const p = value.slice(a, b);
     if (!TCHAR.test(p) || out.includes(p)) return null;
     out.push(p);
+    start = end + 1;
   }
   return out;
 }
+
+const isSpace = (c: number) => c === 0x20 || c === 0x09;
 
 /** Bearer tokens offered as `hybrid-session.bearer.<token>` subprotocols. */
 export function bearerProtocols(protocols: readonly string[]): string[] {

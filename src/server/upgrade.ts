@@ -15,7 +15,8 @@ import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../shared/protocol.js';
 import { readSessionCookie } from './cookie.js';
 import type { Core } from './core.js';
 import { classifyOrigin } from './cors.js';
-import { bearerProtocols, parseProtocols, queryTokens, readBearer } from './resolve-session.js';
+import { refusal } from './errors.js';
+import { parseProtocols, queryTokens, readBearer } from './resolve-session.js';
 import { inflateSession } from './session-object.js';
 import { heartbeatOf } from './heartbeat.js';
 import { closeSocket } from './socket-registry.js';
@@ -27,26 +28,42 @@ const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
 export const kClaimed = Symbol.for('hybrid-session.upgradeClaimed');
 
 function invalid(message: string): HybridSessionError {
-  return new HybridSessionError('HS_ERR_INVALID_TOKEN', message);
+  return refusal('HS_ERR_INVALID_TOKEN', message);
 }
 
 /** Origin, then the one credential the request carries, then the store. Throws a HybridSessionError. */
-export async function authenticate(core: Core, req: IncomingMessage): Promise<AuthenticatedRequest> {
+export function authenticate(core: Core, req: IncomingMessage): Promise<AuthenticatedRequest> {
+  return authenticateOffer(core, req, parseProtocols(req.headers['sec-websocket-protocol']));
+}
+
+/**
+ * The one bearer token the request offers (subprotocols, Authorization, opted-in query), undefined when none;
+ * the same token offered twice counts once, two different ones are refused.
+ */
+function offeredToken(req: IncomingMessage, protocols: readonly string[], allowQueryToken: boolean): string | undefined {
+  let token: string | undefined;
+  const offer = (t: string) => {
+    if (token !== undefined && token !== t) throw invalid('several bearer tokens offered');
+    token = t;
+  };
+  for (const p of protocols) if (p.startsWith(BEARER_PREFIX)) offer(p.slice(BEARER_PREFIX.length));
+  const auth = readBearer(req);
+  if (auth.present) offer(auth.token);
+  if (allowQueryToken) for (const t of queryTokens(req)) offer(t);
+  return token;
+}
+
+/** authenticate() with the Sec-WebSocket-Protocol header already parsed (an upgrade parses it once). */
+async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<AuthenticatedRequest> {
   const { options, access, store } = core;
   const { kind, origin } = classifyOrigin(req, options.originAllowed);
-  if (kind === 'foreign') throw new HybridSessionError('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
-
-  const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
+  if (kind === 'foreign') throw refusal('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
   if (protocols === null) throw invalid('malformed Sec-WebSocket-Protocol header');
-  const offers = bearerProtocols(protocols);
-  const auth = readBearer(req);
-  if (auth.present) offers.push(auth.token);
-  if (options.allowQueryToken) offers.push(...queryTokens(req));
-  const distinct = new Set(offers);
-  if (distinct.size > 1) throw invalid('several bearer tokens offered');
+  const token = offeredToken(req, protocols, options.allowQueryToken);
 
-  if (distinct.size === 1) {
-    const verified = verifyToken(offers[0], options.tokenKeys);
+  if (token !== undefined) {
+    // The MAC decides before the store is asked anything.
+    const verified = verifyToken(token, options.tokenKeys);
     if (!verified) throw invalid('the bearer token is malformed, forged or expired');
     if (!access.ready) throw access.unavailable();
     const data = await access.get(verified.sid);
@@ -55,11 +72,11 @@ export async function authenticate(core: Core, req: IncomingMessage): Promise<Au
   }
 
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
-  if (cookieId === undefined) throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'no session token and no session cookie');
+  if (cookieId === undefined) throw refusal('HS_ERR_NO_CREDENTIALS', 'no session token and no session cookie');
   if (!access.ready) throw access.unavailable();
   const data = await access.get(cookieId);
   // Never a new session over a websocket: the cookie's session must exist.
-  if (!data) throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
+  if (!data) throw refusal('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
   return { sessionID: cookieId, session: inflateSession(store, { sessionID: cookieId, sessionStore: store }, data), via: 'cookie' };
 }
 
@@ -111,11 +128,12 @@ export function handleUpgrade(
   // The client may vanish while the store answers; until ws owns the socket its errors are ours to swallow.
   const onError = () => socket.destroy();
   socket.on('error', onError);
-  if (parseProtocols(req.headers['sec-websocket-protocol']) === null) {
+  const protocols = parseProtocols(req.headers['sec-websocket-protocol']);
+  if (protocols === null) {
     abortHandshake(socket, 400, 'Invalid Sec-WebSocket-Protocol header');
     return;
   }
-  authenticate(core, req).then(
+  authenticateOffer(core, req, protocols).then(
     (auth) => complete(auth, null),
     (err: unknown) => {
       if (err instanceof HybridSessionError && err.code === 'HS_ERR_FORBIDDEN_ORIGIN') {
