@@ -73,7 +73,7 @@ export function startRevocationBus(options: RevocationOptions, target: BusTarget
   // The offline queue keeps the SUBSCRIBE given before the connection is up, even when the app's client runs with
   // disableOfflineQueue (which duplicate() would copy).
   const subscriber = redis.duplicate({ disableOfflineQueue: false });
-  subscriber.on('error', (error) => report('lost its Redis connection', error));
+  subscriber.on('error', (error) => report('cannot reach Redis', error));
   subscriber.on('ready', () => {
     outage = false;
     if (readyOnce) target.recheckAll();
