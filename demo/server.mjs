@@ -37,10 +37,10 @@ function view(sessionID, data) {
 }
 
 async function makeStore({ store, redisUrl }) {
-  if (store && typeof store === 'object') return { store, kind: 'custom', close: async () => {} };
+  if (store && typeof store === 'object') return { store, kind: 'custom', revocation: undefined, close: async () => {} };
   const url = store === 'memory' ? undefined : redisUrl;
   if (store === 'redis' && !url) throw new Error('startDemo: store "redis" needs redisUrl (or REDIS_URL)');
-  if (!url) return { store: undefined, kind: 'memory', close: async () => {} };
+  if (!url) return { store: undefined, kind: 'memory', revocation: undefined, close: async () => {} };
   // connect-redis 9 speaks node-redis (ioredis fails silently with it).
   const [{ createClient }, { RedisStore }] = await Promise.all([import('redis'), import('connect-redis')]);
   const client = createClient({ url });
@@ -50,6 +50,8 @@ async function makeStore({ store, redisUrl }) {
   return {
     store: new RedisStore({ client, prefix: 'hs-demo:' }),
     kind: `redis (${url})`,
+    // Several demo processes on one Redis: a sign-out on one closes that session's websockets on all of them.
+    revocation: { redis: client },
     close: async () => {
       if (!client.isOpen) return;
       // node-redis 5+ names it close(); quit() is the older spelling.
@@ -122,6 +124,7 @@ export async function startDemo(options = {}) {
     const hs = hybridSession({
       secret,
       store: stored.store,
+      ...(stored.revocation ? { revocation: stored.revocation } : {}),
       ...(maxAge === undefined ? {} : { maxAge }),
       // The hybrid app's origin, and "null" for the same app opened from file:// — listed on purpose: a real app
       // should list its webview's origin (capacitor://localhost, http://localhost) rather than "null" if it can.
