@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { hybridSession } from '../../src/server/index.ts';
 import { normalizeServerOptions, DEFAULT_HEARTBEAT } from '../../src/server/options.ts';
 import { SECRET, nextConnection, startApp } from '../server/helpers.ts';
-import { connections, recordUnhandled, send, waitFor } from './support.ts';
+import { connections, recordUnhandled, send, waitFor, within } from './support.ts';
 
 const INTERVAL = 150;
 
@@ -65,10 +65,7 @@ describe('attack: silent and dead websockets (heartbeat)', () => {
       assert.equal(app.wss.clients.size, 2);
       assert.equal(await connections(app.server), 2);
 
-      const { code, at } = await Promise.race([
-        dead.closed,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the dead peer was never dropped')), 40 * INTERVAL)),
-      ]);
+      const { code, at } = await within(dead.closed, 40 * INTERVAL, 'the dead peer dropped');
       assert.equal(code, 1006, 'terminated (no closing handshake with a peer that does not answer)');
       // It was given at least one full interval to answer (timers never fire early).
       assert.ok(at - deadOpenedAt >= INTERVAL - 5, `dropped after ${at - deadOpenedAt} ms, before one interval`);

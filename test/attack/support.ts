@@ -133,3 +133,12 @@ export function flood(data: { kind: 'ws' | 'http'; url: string; count: number; c
     });
   });
 }
+
+/** `p`, or a rejection naming `what` after `ms` (a bound, not a speed assertion); the timer never outlives `p`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
