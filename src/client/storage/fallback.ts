@@ -23,7 +23,7 @@ const TIMEOUT = new Error('timeout');
 
 export interface TokenStore {
   readonly name: StorageName;
-  /** Prove the backend with a write, then read the entry (in 'auto', also where a hint may have moved it). */
+  /** Read the entry (in 'auto', also where a hint may have moved it); prove an empty backend with a write. */
   load(): Promise<Entry | null>;
   read(): Promise<Entry | null>;
   /** Persist the current entry, or delete it when there is none. */
@@ -85,11 +85,17 @@ export function createTokenStore(
       return name;
     },
     async load() {
-      await run(async (s) => {
-        await s.set(key + '.probe', '1');
-        await s.del(key + '.probe');
-      });
       let entry = await store.read();
+      // A token read back proves the backend (it was written there); a write that fails later still falls back.
+      // Only an empty one is proved with a write now, before the endpoint's token has to be kept in it.
+      if (!entry) {
+        const before = backend;
+        await run(async (s) => {
+          await s.set(key + '.probe', '1');
+          await s.del(key + '.probe');
+        });
+        if (backend != before) entry = await store.read();
+      }
       if (!entry && choice == 'auto' && name == 'indexedDB') {
         // A server hint may have moved the token to localStorage on an earlier visit.
         entry = await bounded(localStorageStorage, both).then(parse, () => null);
