@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_REVOCATION_CHANNEL = 'hybrid-session:revoked';
+const PUBLISH_RETRIES = 4;
 
 /** The node-redis (4+) client calls the bus makes: structural, so `redis` stays an optional peer dependency. */
 export interface RedisPubSubClient {
@@ -52,7 +53,7 @@ export interface RevocationBus {
   close(): Promise<void>;
 }
 
-function describe(error: unknown): string {
+function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -62,12 +63,20 @@ export function startRevocationBus(options: RevocationOptions, target: BusTarget
   const instance = randomBytes(9).toString('base64url');
   let closed = false;
   let readyOnce = false;
-  let outage = false;
+  // One warning per outage: of the listening connection (until it is ready again), of publishing (until one goes out).
+  let listenWarned = false;
+  let publishWarned = false;
 
   const report = (what: string, error: unknown) => {
-    if (closed || outage) return;
-    outage = true;
-    warn(`hybrid-session: revocation bus ${what}: ${describe(error)} (sessions ended on other processes close here once Redis answers again)`);
+    if (closed) return;
+    if (what === 'could not publish') {
+      if (publishWarned) return;
+      publishWarned = true;
+    } else {
+      if (listenWarned) return;
+      listenWarned = true;
+    }
+    warn(`hybrid-session: revocation bus ${what}: ${messageOf(error)} (sessions ended on other processes close here once Redis answers again)`);
   };
 
   // The offline queue keeps the SUBSCRIBE given before the connection is up, even when the app's client runs with
@@ -75,7 +84,7 @@ export function startRevocationBus(options: RevocationOptions, target: BusTarget
   const subscriber = redis.duplicate({ disableOfflineQueue: false });
   subscriber.on('error', (error) => report('cannot reach Redis', error));
   subscriber.on('ready', () => {
-    outage = false;
+    listenWarned = false;
     if (readyOnce) target.recheckAll();
     readyOnce = true;
   });
@@ -91,8 +100,19 @@ export function startRevocationBus(options: RevocationOptions, target: BusTarget
 
   return {
     publish(sid) {
-      if (closed) return;
-      redis.publish(channel, `${instance} ${sid}`).catch((error: unknown) => report('could not publish', error));
+      const message = `${instance} ${sid}`;
+      // The app's client may be between connections (disableOfflineQueue fails at once): a few retries, ~3 s in all.
+      const attempt = (n: number) => {
+        if (closed) return;
+        Promise.resolve()
+          .then(() => redis.publish(channel, message))
+          .then(() => void (publishWarned = false))
+          .catch((error: unknown) => {
+            if (n >= PUBLISH_RETRIES) return report('could not publish', error);
+            setTimeout(() => attempt(n + 1), 200 * 2 ** n).unref();
+          });
+      };
+      attempt(0);
     },
     async close() {
       if (closed) return;
