@@ -98,29 +98,16 @@ describe('attack: token endpoint flood', () => {
     }
   });
 
-  test(`${REQUESTS} token requests without a cookie on the default store: it stops at its bound (10,000)`, { timeout: 120_000 }, async () => {
-    const unhandled = recordUnhandled();
+  test('the default store is that same bounded store, at 10,000 sessions', async () => {
+    // The flood above proves the bound on a store of 1000; flooding the default one past 10,000 costs 10,000 more
+    // requests and proves nothing more: what matters is that an app without a store option gets this store.
     const app = await startApp();
-    const store = app.hs.store as MemoryStore;
     try {
+      const store = app.hs.store as MemoryStore;
       assert.ok(store instanceof MemoryStore);
-      const active = await newClient(app);
-      // Past the bound: 10,000 from the flood + the active user's + these.
-      await Promise.all(Array.from({ length: 20 }, () => send(app.url + '/session/token', { method: 'POST' })));
-      let flooding = true;
-      const attack = flood({ kind: 'http', url: app.url + '/session/token', count: REQUESTS, concurrency: CONCURRENCY }).finally(() => (flooding = false));
-      const [result] = await Promise.all([attack, activeUser(app, active, () => flooding)]);
-      assert.deepEqual(result.tally, { 200: REQUESTS });
-      assert.equal(result.created, REQUESTS);
-      const length = await storeLength(store);
       assert.equal(store.max, 10_000);
-      assert.equal(length, store.max, `store holds ${length}`);
-      await activeUser(app, active, () => false);
-      await settle(app);
-      console.log(`# token flood (default store): ${REQUESTS} in ${result.ms} ms; store ${length}/${store.max}`);
     } finally {
       await app.stop();
-      assert.deepEqual(unhandled.stop(), []);
     }
   });
 
