@@ -7,7 +7,7 @@ import type { Core } from './core.js';
 import { MemoryStore } from './memory-store.js';
 import { createMiddleware } from './middleware.js';
 import { normalizeServerOptions } from './options.js';
-import { addRedisCompareAndSet, isConnectRedisStore } from './redis-compare-and-set.js';
+import { addRedisCompareAndSet, isConnectRedisStore, looksLikeConnectRedis } from './redis-compare-and-set.js';
 import { startRevocationBus, type RevocationBus } from './revocation-bus.js';
 import { WebSocketSession, issueToken } from './session-handle.js';
 import { expiresOf, inflateSession } from './session-object.js';
@@ -15,6 +15,7 @@ import { SocketRegistry } from './socket-registry.js';
 import { storeAccess } from './store.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './update.js';
+import { warnOnce } from './warn.js';
 import { authenticate, handleUpgrade } from './upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -24,6 +25,9 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   // connect-redis has no compare-and-set: without one, update() would be exact only within one process.
   const s = store as unknown as { compareAndSet?: unknown };
   if (typeof s.compareAndSet !== 'function' && isConnectRedisStore(store)) addRedisCompareAndSet(store);
+  else if (typeof s.compareAndSet !== 'function' && looksLikeConnectRedis(store)) {
+    warnOnce('HS_ERR_NO_COMPARE_AND_SET', 'hybridSession(): a connect-redis store with its own serializer gets no atomic compare-and-set (Lua reads JSON only): update() is then exact within one process, not across processes');
+  }
   const access = storeAccess(store);
   const lock = new KeyedLock();
 

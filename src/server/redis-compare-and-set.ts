@@ -44,12 +44,17 @@ export interface ConnectRedisLike {
  * node-redis's eval({ keys, arguments }). Anything else is left alone: update() then serializes per process only.
  */
 export function isConnectRedisStore(store: unknown): store is ConnectRedisLike {
+  return looksLikeConnectRedis(store) && (store as ConnectRedisLike).serializer === JSON;
+}
+
+/** connect-redis over node-redis, whatever its serializer. */
+export function looksLikeConnectRedis(store: unknown): boolean {
   const s = store as Partial<ConnectRedisLike> | null;
   if (typeof s !== 'object' || s === null) return false;
   const client = s.client as Record<string, unknown> | undefined;
   return (
     typeof s.prefix === 'string' &&
-    s.serializer === JSON &&
+    typeof s.serializer === 'object' && s.serializer !== null &&
     (typeof s.ttl === 'number' || typeof s.ttl === 'function') &&
     typeof client === 'object' && client !== null &&
     'isOpen' in client && typeof client.eval === 'function'
