@@ -4,8 +4,7 @@
  * (shape, MAC, expiry) before anyone looks at the store, so forged tokens cost no store traffic.
  *
  * verifyToken runs on every request and handshake, and the HMAC is the one cost it cannot avoid: everything
- * around it is one anchored regex, index arithmetic and a decode into a reused buffer (no split, no re-encoding,
- * no per-call allocation besides what crypto itself makes).
+ * around it is index arithmetic and base64url decodes into reused buffers (no split, no regex, no re-encoding).
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { TOKEN_MAX_LENGTH, TOKEN_VERSION } from '../shared/protocol.js';
@@ -14,15 +13,54 @@ const MAC_BYTES = 32;
 /** base64url length of a 32-byte MAC without padding. */
 const MAC_CHARS = 43;
 const PREFIX = `${TOKEN_VERSION}.`;
-/**
- * The whole shape in one pass. The MAC's last character may only be one whose low 2 bits are zero (256 bits in
- * 43 characters leave 2 spare bits): Node's base64url decoder ignores spare bits, so without this several
- * spellings would decode to the same MAC; with it only the canonical one matches.
- */
-const SHAPE = new RegExp(`^${TOKEN_VERSION}\\.[A-Za-z0-9_-]+\\.[1-9][0-9]{0,14}\\.[A-Za-z0-9_-]{${MAC_CHARS - 1}}[AEIMQUYcgkosw048]$`);
+const DOT = 0x2e;
+/** `v1.` + one sid character + `.` + one expiry digit + `.` + MAC. */
+const MIN_LENGTH = PREFIX.length + 4 + MAC_CHARS;
 
-/** The presented MAC is decoded here, not into a new Buffer per call (verifyToken is synchronous: no reentry). */
+/** Value of each base64url character (RFC 4648 §5), -1 for anything else. */
+const B64URL = new Int8Array(128).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) B64URL[c.charCodeAt(0)] = i;
+const b64 = (s: string, i: number): number => {
+  const c = s.charCodeAt(i);
+  return c < 128 ? B64URL[c]! : -1;
+};
+
+/**
+ * Decodes base64url `s[from, to)` into `out` (from byte 0); the byte count, or -1 for a character outside the
+ * alphabet, a length no encoding has (4n + 1), or spare bits that are not zero: Node's own decoder ignores spare
+ * bits, so several spellings would decode to the same bytes; here only the canonical one does.
+ */
+function decodeInto(out: Buffer, s: string, from: number, to: number): number {
+  let j = 0;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    // A -1 anywhere makes n negative.
+    const n = (b64(s, i) << 18) | (b64(s, i + 1) << 12) | (b64(s, i + 2) << 6) | b64(s, i + 3);
+    if (n < 0) return -1;
+    out[j++] = n >> 16;
+    out[j++] = (n >> 8) & 255;
+    out[j++] = n & 255;
+  }
+  const rest = to - i;
+  if (rest === 2) {
+    const n = (b64(s, i) << 6) | b64(s, i + 1);
+    if (n < 0 || (n & 15) !== 0) return -1;
+    out[j++] = n >> 4;
+  } else if (rest === 3) {
+    const n = (b64(s, i) << 12) | (b64(s, i + 1) << 6) | b64(s, i + 2);
+    if (n < 0 || (n & 3) !== 0) return -1;
+    out[j++] = n >> 10;
+    out[j++] = (n >> 2) & 255;
+  } else if (rest === 1) return -1;
+  return j;
+}
+
+/**
+ * The presented MAC and the session id are decoded into these, not into new Buffers per call (verifyToken is
+ * synchronous: nothing else runs while they are in use). The sid never exceeds 3/4 of the token's length.
+ */
 const presented = Buffer.alloc(MAC_BYTES);
+const sidBytes = Buffer.alloc(Math.ceil((TOKEN_MAX_LENGTH * 3) / 4));
 
 /** A KeyObject per derived key, made once: crypto then skips importing raw key bytes on every HMAC. */
 const keyObjects = new WeakMap<Buffer, KeyObject>();
@@ -51,14 +89,16 @@ export function signToken(sid: string, expiresAt: number, keys: readonly Buffer[
 }
 
 /**
- * null for anything but an authentic, unexpired token. The MAC is compared with timingSafeEqual (lengths are
- * equal by construction: both 32 bytes). Keys are tried in order (rotation) until one matches: a forged token is
- * checked against every key, and an authentic one stops at its own key, which tells its holder nothing new.
+ * null for anything but an authentic, unexpired token. Before the MAC: length, version prefix, and the MAC part
+ * (43 canonical base64url characters, decoded by hand into a reused buffer); the rest of the token is covered by
+ * the MAC, so it is parsed only once the MAC matched. The MAC is compared with timingSafeEqual (both are 32 bytes).
+ * Keys are tried in order (rotation) until one matches: a forged token is checked against every key, and an
+ * authentic one stops at its own key, which tells its holder nothing new.
  */
 export function verifyToken(token: unknown, keys: readonly Buffer[], now = Date.now()): VerifiedToken | null {
-  if (typeof token !== 'string' || token.length > TOKEN_MAX_LENGTH || !SHAPE.test(token)) return null;
+  if (typeof token !== 'string' || token.length > TOKEN_MAX_LENGTH || token.length < MIN_LENGTH || !token.startsWith(PREFIX)) return null;
   const macDot = token.length - MAC_CHARS - 1;
-  if (presented.write(token.slice(macDot + 1), 'base64url') !== MAC_BYTES) return null;
+  if (token.charCodeAt(macDot) !== DOT || decodeInto(presented, token, macDot + 1, token.length) !== MAC_BYTES) return null;
   const payload = token.slice(0, macDot);
   let ok = false;
   for (let i = 0; i < keys.length && !ok; i++) {
@@ -66,12 +106,14 @@ export function verifyToken(token: unknown, keys: readonly Buffer[], now = Date.
     ok = expected.length === MAC_BYTES && timingSafeEqual(expected, presented);
   }
   if (!ok) return null;
+  // Authentic: these are the characters signToken wrote (`<b64url sid>.<expiry>`). Checked anyway, cheaply.
   const sidDot = token.indexOf('.', PREFIX.length);
+  if (sidDot <= PREFIX.length || sidDot >= macDot) return null;
   const expiresAt = Number(token.slice(sidDot + 1, macDot));
   if (!(expiresAt > now)) return null;
-  // The MAC covers these exact characters and only signToken (canonical base64url) makes MACs, so the decode
-  // needs no canonical re-encode check.
-  return { sid: Buffer.from(token.slice(PREFIX.length, sidDot), 'base64url').toString('utf8'), expiresAt };
+  const n = decodeInto(sidBytes, token, PREFIX.length, sidDot);
+  if (n < 0) return null;
+  return { sid: sidBytes.toString('utf8', 0, n), expiresAt };
 }
 
 /** DESIGN "Nears expiry": less than half of the token's lifetime left. */
