@@ -26,7 +26,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const s = store as unknown as { compareAndSet?: unknown };
   if (typeof s.compareAndSet !== 'function' && isConnectRedisStore(store)) addRedisCompareAndSet(store);
   else if (typeof s.compareAndSet !== 'function' && looksLikeConnectRedis(store)) {
-    warnOnce('HS_ERR_NO_COMPARE_AND_SET', 'hybridSession(): a connect-redis store with its own serializer gets no atomic compare-and-set (Lua reads JSON only): update() is then exact within one process, not across processes');
+    warnOnce('HS_NO_COMPARE_AND_SET', 'hybridSession(): a connect-redis store with its own serializer gets no atomic compare-and-set (Lua reads JSON only): update() is then exact within one process, not across processes');
   }
   const access = storeAccess(store);
   const lock = new KeyedLock();

@@ -62,7 +62,7 @@ describe('compare-and-set on a connect-redis store', { skip: noRedis }, () => {
 
   test('a connect-redis store with its own serializer is named in a warning', async () => {
     const warnings: string[] = [];
-    const onWarning = (w: Error & { code?: string }) => void (w.code === 'HS_ERR_NO_COMPARE_AND_SET' && warnings.push(w.message));
+    const onWarning = (w: Error & { code?: string }) => void (w.code === 'HS_NO_COMPARE_AND_SET' && warnings.push(w.message));
     process.on('warning', onWarning);
     try {
       const store = new RedisStore({ client, prefix: 'cas2:', serializer: { stringify: JSON.stringify, parse: JSON.parse } });
