@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { HybridSessionError } from '../shared/errors.js';
 import type { Core } from './core.js';
+import { heartbeatOf } from './heartbeat.js';
 import { MemoryStore } from './memory-store.js';
 import { createMiddleware } from './middleware.js';
 import { normalizeServerOptions } from './options.js';
@@ -133,6 +134,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     close() {
       for (const detach of [...detachers]) detach();
       registry.close();
+      heartbeatOf(core, core.options.heartbeat).stop();
       access.dispose();
       const off = emitter.removeListener;
       if (typeof off === 'function') {
