@@ -5,7 +5,7 @@
  */
 import type { Store } from 'express-session';
 import { HybridSessionError } from '../shared/errors.js';
-import { addRedisCompareAndSet, type ConnectRedisLike } from '../server/redis-compare-and-set.js';
+import { addRedisCompareAndSet, looksLikeConnectRedis, type ConnectRedisLike } from '../server/redis-compare-and-set.js';
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]` */
@@ -155,7 +155,11 @@ function redisClientOptions(cfg: RedisConfig): Record<string, unknown> {
 
 export async function buildStore(choice: StoreChoice, maxAge: number, warn: (message: string) => void): Promise<BuiltStore> {
   if (choice.kind === 'memory') return { store: undefined, ready: Promise.resolve(), close: async () => {} };
-  if (choice.kind === 'instance') return { store: choice.store, ready: Promise.resolve(), close: async () => {} };
+  if (choice.kind === 'instance') {
+    // A connect-redis store made by the app: its node-redis client carries the revocation bus too.
+    const redis = looksLikeConnectRedis(choice.store) ? (choice.store as unknown as { client: unknown }).client : undefined;
+    return { store: choice.store, ready: Promise.resolve(), redis, close: async () => {} };
+  }
 
   // Loaded only when Redis is chosen, so apps on the memory store need neither package installed.
   const [{ createClient }, { RedisStore }] = await Promise.all([import('redis'), import('connect-redis')]);

@@ -113,4 +113,23 @@ describe('revocation bus in one process', { skip: noRedis }, () => {
     }
     assert.equal(await look.subscribers(), 0, 'ss.stop() closed both buses');
   });
+
+  test('ss.session.store.use(new RedisStore({ client })) wires the bus from that store\'s client', async () => {
+    const { RedisStore } = await import('connect-redis');
+    const client = createClient({ url: redis.url });
+    client.on('error', () => {});
+    await client.connect();
+    const ss = createSocketStream({ secret });
+    ss.session.store.use(new RedisStore({ client, prefix: 'facade-own:' }));
+    const server = await ss.start({ port: 0, host: '127.0.0.1' });
+    try {
+      await until(async () => (await look.subscribers()) === 1, 5000, 'the facade subscribed');
+    } finally {
+      await ss.stop();
+      await close(server);
+    }
+    assert.equal(await look.subscribers(), 0, 'ss.stop() closed the bus');
+    assert.equal(client.isReady, true, "the app's client is the app's to close");
+    client.destroy();
+  });
 });
