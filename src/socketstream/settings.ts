@@ -32,6 +32,8 @@ export interface SocketStreamWsOptions {
   path?: string;
   /** SocketStream's switch: where browsers keep the session token (sent to them as the endpoint's `storage` hint). */
   client?: { localStorage?: boolean; indexedDB?: boolean };
+  /** hybridSession's `heartbeat`: ms between pings that drop dead peers (default 30 s; 0 disables). */
+  heartbeat?: number;
 }
 
 /** What `ss.set()` accepts; `createSocketStream()` accepts the same plus hybridSession's top-level options. */
@@ -64,6 +66,7 @@ export interface NormalizedSettings {
   readonly cookie: Readonly<SocketStreamCookieOptions> & { readonly httpOnly: boolean };
   readonly wsPath: string;
   readonly wsClient: Readonly<{ localStorage?: boolean; indexedDB?: boolean }>;
+  readonly wsHeartbeat: number | undefined;
   readonly allowedOrigins: string[] | ((origin: string) => boolean) | undefined;
   readonly tokenPath: string;
   readonly allowQueryToken: boolean;
@@ -75,7 +78,7 @@ const KNOWN: Record<string, readonly string[]> = {
   '': ['session', 'ws', 'allowedOrigins', 'tokenPath', 'allowQueryToken', 'tokenMaxAge', 'proxy'],
   session: ['maxAge', 'secret', 'cookie'],
   'session.cookie': ['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain'],
-  ws: ['path', 'client'],
+  ws: ['path', 'client', 'heartbeat'],
   'ws.client': ['localStorage', 'indexedDB'],
 };
 
@@ -207,6 +210,9 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
   if (!isBoolOrUndefined(client.localStorage) || !isBoolOrUndefined(client.indexedDB)) {
     throw invalid('ws.client.localStorage / ws.client.indexedDB must be booleans');
   }
+  if (ws.heartbeat !== undefined && (typeof ws.heartbeat !== 'number' || !(ws.heartbeat >= 0))) {
+    throw invalid('ws.heartbeat must be a number of milliseconds (0 disables)');
+  }
   if (!isBoolOrUndefined(raw.allowQueryToken)) throw invalid('allowQueryToken must be a boolean');
   if (!isBoolOrUndefined(raw.proxy)) throw invalid('proxy must be a boolean');
   if (raw.tokenMaxAge !== undefined && (typeof raw.tokenMaxAge !== 'number' || !(raw.tokenMaxAge > 0))) {
@@ -224,6 +230,7 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
     cookie: Object.freeze({ ...cookie, httpOnly: cookie.httpOnly ?? true }),
     wsPath: normalizePath(ws.path, 'ws.path', DEFAULT_WS_PATH),
     wsClient: Object.freeze(client),
+    wsHeartbeat: ws.heartbeat,
     allowedOrigins: Array.isArray(origins) ? [...origins] : origins,
     tokenPath: normalizePath(raw.tokenPath, 'tokenPath', TOKEN_PATH),
     allowQueryToken: raw.allowQueryToken ?? false,

@@ -181,6 +181,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
           tokenMaxAge: settings.tokenMaxAge,
           proxy: settings.proxy,
           ws: { client: { ...settings.wsClient } },
+          heartbeat: settings.wsHeartbeat,
           // Several processes on one Redis: a session ended on one closes its sockets on all, at once.
           revocation: store.redis ? { redis: store.redis as never } : undefined,
         }),

@@ -5,8 +5,10 @@ import crypto from 'node:crypto';
 import { createServer } from 'node:http';
 import express from 'express';
 import session from 'express-session';
+import { WebSocket } from 'ws';
 import { createSocketStream } from '../../src/socketstream/index.ts';
 import { isHybridSessionError } from '../../src/shared/errors.ts';
+import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
 import { close } from '../helpers/net.ts';
 import { baseUrl, bearer, getToken, RpcClient } from './support.ts';
 
@@ -107,6 +109,40 @@ describe('ss.start', () => {
       await ss.stop();
       await close(server);
     }
+  });
+
+  test('ws.heartbeat from ss.set reaches the server: a peer that never answers pings is dropped, one that does stays', async () => {
+    const ss = counterApp(createSocketStream({ secret: secret() }));
+    ss.set('*', { ws: { heartbeat: 100 } });
+    const server = await ss.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = baseUrl(server);
+      const { token } = await getToken(base);
+      const open = (autoPong: boolean) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(base.replace('http', 'ws') + '/ws', [SUBPROTOCOL, BEARER_PREFIX + token], { autoPong });
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        });
+      const [silent, live] = [await open(false), await open(true)];
+      // Dropped between one and two intervals; the bound only keeps a broken run from hanging.
+      const code = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the silent peer was never dropped')), 5_000);
+        silent.once('close', (c) => (clearTimeout(timer), resolve(c)));
+      });
+      assert.equal(code, 1006, 'terminated, not closed with a handshake');
+      assert.equal(live.readyState, WebSocket.OPEN, 'a peer that answers pings stays open');
+      live.close();
+    } finally {
+      await ss.stop();
+      await close(server);
+    }
+  });
+
+  test('ws.heartbeat must be a number of ms', () => {
+    const ss = createSocketStream({ secret: secret() });
+    ss.set('*', { ws: { heartbeat: 'often' as never } });
+    return assert.rejects(ss.start({ port: 0, host: '127.0.0.1' }), /ws\.heartbeat/);
   });
 
   test("ss.set(env, …) applies only in that environment (SS_ENV, then NODE_ENV)", async () => {
