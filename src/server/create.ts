@@ -29,7 +29,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   else if (typeof s.compareAndSet !== 'function' && looksLikeConnectRedis(store)) {
     warnOnce('HS_NO_COMPARE_AND_SET', 'hybridSession(): a connect-redis store with its own serializer gets no atomic compare-and-set (Lua reads JSON only): update() is then exact within one process, not across processes');
   }
-  const access = storeAccess(store);
+  // The built-in store answers in-process: only a store across a network can hang.
+  const access = storeAccess(store, ownStore ? 0 : options.storeTimeout);
   const lock = new KeyedLock();
 
   const registry = new SocketRegistry({

@@ -12,6 +12,8 @@ import { warnOnce } from './warn.js';
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
 /** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
 export const DEFAULT_HEARTBEAT = 30_000;
+/** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
+export const DEFAULT_STORE_TIMEOUT = 10_000;
 export const MIN_SECRET_LENGTH = 32;
 /** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
 export const KNOWN_DEFAULT_SECRETS = [
@@ -40,7 +42,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 
 const KNOWN_KEYS = new Set([
   'secret', 'store', 'maxAge', 'tokenMaxAge', 'cookie', 'tokenPath', 'allowedOrigins', 'allowQueryToken', 'ws', 'proxy',
-  'heartbeat', 'revocation',
+  'heartbeat', 'revocation', 'storeTimeout',
 ]);
 const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain']);
 /** Renamed or misremembered keys get a pointed error rather than being silently ignored. */
@@ -64,6 +66,8 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   revocation: RevocationOptions | undefined;
   /** ms between websocket pings; 0: no heartbeat (heartbeat.ts). Internal: hs.options stays as it was. */
   heartbeat: number;
+  /** ms before a store call that has not answered fails with HS_ERR_STORE_UNAVAILABLE; 0: wait forever. */
+  storeTimeout: number;
 }
 
 function fail(message: string): never {
@@ -207,6 +211,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   if (input.proxy !== undefined && typeof input.proxy !== 'boolean') fail('`proxy` must be a boolean');
   // Clamped to setInterval's range: above 2^31-1 ms Node fires every 1 ms, which would drop every socket at once.
   const heartbeat = input.heartbeat === 0 ? 0 : Math.min(2 ** 31 - 1, Math.max(1, positiveMs(input.heartbeat, 'heartbeat (0 to disable)', DEFAULT_HEARTBEAT)));
+  const storeTimeout = input.storeTimeout === 0 ? 0 : Math.min(2 ** 31 - 1, positiveMs(input.storeTimeout, 'storeTimeout (0 to disable)', DEFAULT_STORE_TIMEOUT));
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
     tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
@@ -222,6 +227,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     touchInterval: Math.max(1, Math.min(60_000, Math.floor(maxAge / 4))),
     proxy: input.proxy,
     heartbeat,
+    storeTimeout,
     revocation: normalizeRevocation(input.revocation),
   });
 }

@@ -48,27 +48,41 @@ export interface StoreAccess {
   dispose(): void;
 }
 
-/** Calls a callback-style store method once, tolerating sync throws, sync callbacks and double callbacks. */
-function call<T>(op: string, fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+/**
+ * Calls a callback-style store method once, tolerating sync throws, sync callbacks and double callbacks. After
+ * `timeout` ms (0: never) without an answer it fails as unavailable; a late answer is then ignored (a late write
+ * may still land in the store: the caller was told it failed, so it retries rather than assuming it did).
+ */
+function call<T>(op: string, timeout: number, fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<T | undefined> {
   return new Promise((resolve, reject) => {
     let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout > 0) {
+      timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        reject(new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', `session store unavailable (${op}): no answer within ${timeout} ms`));
+      }, timeout);
+    }
     try {
       fn((err, value) => {
         if (done) return;
         done = true;
+        if (timer) clearTimeout(timer);
         if (err) reject(storeError(err, op));
         else resolve(value);
       });
     } catch (err) {
       if (!done) {
         done = true;
+        if (timer) clearTimeout(timer);
         reject(storeError(err, op));
       }
     }
   });
 }
 
-export function storeAccess(store: Store): StoreAccess {
+export function storeAccess(store: Store, timeout = 0): StoreAccess {
   let ready = true;
   const onDisconnect = () => {
     ready = false;
@@ -90,7 +104,7 @@ export function storeAccess(store: Store): StoreAccess {
     },
     async get(sid) {
       try {
-        const value = await call<SessionData | null>('get', (cb) => store.get(sid, cb as never));
+        const value = await call<SessionData | null>('get', timeout, (cb) => store.get(sid, cb as never));
         return value && typeof value === 'object' ? value : null;
       } catch (err) {
         // express-session: ENOENT from a store means "no such session", anything else is an error.
@@ -99,19 +113,19 @@ export function storeAccess(store: Store): StoreAccess {
       }
     },
     async set(sid, sess) {
-      await call('set', (cb) => store.set(sid, sess as never, cb as never));
+      await call('set', timeout, (cb) => store.set(sid, sess as never, cb as never));
     },
     async destroy(sid) {
-      await call('destroy', (cb) => store.destroy(sid, cb as never));
+      await call('destroy', timeout, (cb) => store.destroy(sid, cb as never));
     },
     async touch(sid, sess) {
       if (typeof s.touch !== 'function') return false;
-      await call('touch', (cb) => s.touch!.call(store, sid, sess, cb));
+      await call('touch', timeout, (cb) => s.touch!.call(store, sid, sess, cb));
       return true;
     },
     compareAndSet:
       typeof cas === 'function'
-        ? async (sid, expected, sess) => (await call<boolean>('compareAndSet', (cb) => cas.call(store, sid, expected, sess, cb))) === true
+        ? async (sid, expected, sess) => (await call<boolean>('compareAndSet', timeout, (cb) => cas.call(store, sid, expected, sess, cb))) === true
         : undefined,
     unavailable() {
       return new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', 'session store unavailable: it reported a disconnect');

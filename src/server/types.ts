@@ -54,6 +54,12 @@ export interface HybridSessionOptions {
    */
   heartbeat?: number;
   /**
+   * ms a call to `store` may take before the request gets 503 (a websocket 1011) with HS_ERR_STORE_UNAVAILABLE,
+   * instead of waiting for a store that hangs (a network partition without a reset). Default 10 000; 0 waits
+   * forever. The built-in MemoryStore answers in-process and is never timed.
+   */
+  storeTimeout?: number;
+  /**
    * Several processes: end a session's websockets on every process at once (DELETE on the token endpoint, destroy(),
    * regenerate(), hs.revoke()) over Redis pub/sub. `redis` is the app's node-redis client (the one under
    * connect-redis); a second connection is made from it with duplicate() to listen, and closed by hs.close().
