@@ -43,7 +43,8 @@ async function makeStore({ store, redisUrl }) {
   if (!url) return { store: undefined, kind: 'memory', revocation: undefined, close: async () => {} };
   // connect-redis 9 speaks node-redis (ioredis fails silently with it).
   const [{ createClient }, { RedisStore }] = await Promise.all([import('redis'), import('connect-redis')]);
-  const client = createClient({ url });
+  // disableOfflineQueue: while Redis is away requests fail at once (503) instead of queueing until it returns.
+  const client = createClient({ url, disableOfflineQueue: true });
   // Without a listener node-redis throws on a lost connection; it reconnects by itself, so only report it.
   client.on('error', (err) => console.warn(`redis: ${err.message}`));
   await client.connect();
