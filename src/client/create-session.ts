@@ -14,7 +14,7 @@ import { withLock } from './lock.js';
 import { normalizeOptions, type SessionOptions, type StorageName } from './options.js';
 import { createRpc } from './rpc.js';
 import { createTokenStore, type Entry } from './storage/fallback.js';
-import { createTabSync } from './tab-sync.js';
+import { createTabSync, type TabMessage } from './tab-sync.js';
 import { createWebSocket } from './websocket.js';
 
 export interface Session {
@@ -90,7 +90,14 @@ export function createSession(options: SessionOptions): Session {
     emit('logout');
   };
 
-  const post = createTabSync(o.key, (m) => (m ? set(m) : drop()));
+  /**
+   * The channel to the other tabs opens right after ready() resolved for its callers (see ready below), or at the
+   * first post, so ready() does not wait for its constructor (it costs about as much as reading localStorage).
+   * What another tab posts before then is not lost for good: a renewal here re-reads storage under the lock first.
+   */
+  let channel: ((m: TabMessage) => void) | undefined;
+  const tabs = () => (channel ||= createTabSync(o.key, (m) => (m ? set(m) : drop())));
+  const post = (m: TabMessage) => tabs()(m);
 
   const renew = (stale = token): Promise<string | null> =>
     (inflight ||= withLock(o.key, async () => {
@@ -126,7 +133,13 @@ export function createSession(options: SessionOptions): Session {
     // (A failure reaches the 'error' event once, through the start's ready() below, which waits for this renewal.)
     if (expiresAt && expiresAt <= Date.now()) renew().catch(noop);
   });
-  const ready = () => loaded.then(() => inflight || token || renew());
+  const ready = () => {
+    const p = loaded.then(() => inflight || token || renew());
+    // One hop more than the caller's `await`: its continuation runs first, the channel opens in the same task.
+    const open = () => Promise.resolve().then(tabs);
+    p.then(open, open);
+    return p;
+  };
 
   const core: Core = {
     o,
