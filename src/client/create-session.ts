@@ -90,13 +90,27 @@ export function createSession(options: SessionOptions): Session {
     emit('logout');
   };
 
+  // Cordova's resume, the page shown again, the network back: renew if due, reconnect sockets that are down now.
+  const doc = globalThis.document;
+  const wake = () => {
+    if (doc?.visibilityState != 'hidden') {
+      check();
+      live.forEach((wake) => wake());
+    }
+  };
+
   /**
-   * The channel to the other tabs opens right after ready() resolved for its callers (see ready below), or at the
-   * first post, so ready() does not wait for its constructor (it costs about as much as reading localStorage).
-   * What another tab posts before then is not lost for good: a renewal here re-reads storage under the lock first.
+   * The channel to the other tabs and the wake-up listeners are set up right after ready() resolved for its callers
+   * (see ready below), or at the first post, so ready() waits for neither (the channel's constructor alone costs
+   * about as much as reading localStorage). Events are tasks, so no wake-up is missed by then; what another tab
+   * posts before the channel opens is not lost for good: a renewal here re-reads storage under the lock first.
    */
   let channel: ((m: TabMessage) => void) | undefined;
-  const tabs = () => (channel ||= createTabSync(o.key, (m) => (m ? set(m) : drop())));
+  const tabs = () =>
+    (channel ||= (globalThis.addEventListener?.('online', wake),
+    doc?.addEventListener('visibilitychange', wake),
+    doc?.addEventListener('resume', wake),
+    createTabSync(o.key, (m) => (m ? set(m) : drop()))));
   const post = (m: TabMessage) => tabs()(m);
 
   const renew = (stale = token): Promise<string | null> =>
@@ -135,7 +149,7 @@ export function createSession(options: SessionOptions): Session {
   });
   const ready = () => {
     const p = loaded.then(() => inflight || token || renew());
-    // One hop more than the caller's `await`: its continuation runs first, the channel opens in the same task.
+    // One hop more than the caller's `await`: its continuation runs first, then tabs() in the same task.
     const open = () => Promise.resolve().then(tabs);
     p.then(open, open);
     return p;
@@ -153,18 +167,6 @@ export function createSession(options: SessionOptions): Session {
     live,
   };
   const websocket = createWebSocket(core);
-
-  // Cordova's resume, the page shown again, the network back: renew if due, reconnect sockets that are down now.
-  const doc = globalThis.document;
-  const wake = () => {
-    if (doc?.visibilityState != 'hidden') {
-      check();
-      live.forEach((wake) => wake());
-    }
-  };
-  globalThis.addEventListener?.('online', wake);
-  doc?.addEventListener('visibilitychange', wake);
-  doc?.addEventListener('resume', wake);
 
   // Start now: the storage event (if any) comes after createSession returns, and the token is there sooner.
   ready().catch(report);
