@@ -54,7 +54,7 @@ export function normalizeOptions(o: SessionOptions): NormalizedOptions {
       tokenUrl: new URL(o.tokenPath ?? TOKEN_PATH, url).href,
       storage,
       key: o.key ?? 'hybrid-session',
-      origins: new Set([url, ...(o.attachTo ?? [])].map((a) => new URL(a).origin)),
+      origins: new Set([url.origin, ...(o.attachTo ?? []).map((a) => new URL(a).origin)]),
       rpcPath: o.rpcPath ?? '/ws',
       rpcTimeout: o.rpcTimeout ?? 1e4,
     });

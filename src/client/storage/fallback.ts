@@ -44,8 +44,11 @@ export function createTokenStore(
   let name: StorageName = typeof choice == 'object' ? 'custom' : choice == 'auto' ? 'indexedDB' : choice;
   let backend = typeof choice == 'object' ? choice : make(name);
 
-  const bounded = <T>(b: TokenStorage, op: (s: TokenStorage) => T) =>
-    Promise.race([Promise.resolve(b).then(op), new Promise<never>((_, reject) => later(() => reject(TIMEOUT), BOUND))]);
+  // localStorage and memory answer synchronously (or throw): they cannot hang, so they need no timer.
+  const bounded = <T>(b: TokenStorage, op: (s: TokenStorage) => T): Promise<Awaited<T>> => {
+    const p = Promise.resolve(b).then(op) as Promise<Awaited<T>>;
+    return b == localStorageStorage || b == memoryStorage ? p : Promise.race([p, new Promise<never>((_, reject) => later(() => reject(TIMEOUT), BOUND))]);
+  };
 
   const use = (to: StorageName, reason?: StorageChange['reason'], error?: unknown) => {
     const from = name;
