@@ -50,6 +50,8 @@ export function createSession(options: SessionOptions): Session {
   let epoch = 0;
   let inflight: Promise<string | null> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Posts to the other tabs; set once the session is up (see tabs below). */
+  let channel: ((m: TabMessage) => void) | undefined;
   const live: Core['live'] = new Map();
   const report = (e: HybridSessionError) => emit('error', e);
   const auth = (t: string | null): Record<string, string> => (t ? { [HEADERS.authorization]: BEARER + t } : {});
@@ -69,7 +71,8 @@ export function createSession(options: SessionOptions): Session {
   const set = (e: Entry | null) => {
     if ((e && e[0]) == token) return;
     [token, expiresAt, renewAt] = e ?? [null, 0, 0];
-    schedule();
+    // Before the session is up, tabs() arms the renewal timer.
+    if (channel) schedule();
     if (token) emit('token', token);
   };
 
@@ -100,14 +103,15 @@ export function createSession(options: SessionOptions): Session {
   };
 
   /**
-   * The channel to the other tabs and the wake-up listeners are set up right after ready() resolved for its callers
-   * (see ready below), or at the first post, so ready() waits for neither (the channel's constructor alone costs
-   * about as much as reading localStorage). Events are tasks, so no wake-up is missed by then; what another tab
-   * posts before the channel opens is not lost for good: a renewal here re-reads storage under the lock first.
+   * The renewal timer, the channel to the other tabs and the wake-up listeners are set up right after ready()
+   * resolved for its callers (see ready below), or at the first post, so ready() waits for none of them (the
+   * channel's constructor alone costs about as much as reading localStorage). Timers and events are tasks, so none
+   * fires late by then; what another tab posts before the channel opens is not lost for good: a renewal here
+   * re-reads storage under the lock first.
    */
-  let channel: ((m: TabMessage) => void) | undefined;
   const tabs = () =>
-    (channel ||= (globalThis.addEventListener?.('online', wake),
+    (channel ||= (schedule(),
+    globalThis.addEventListener?.('online', wake),
     doc?.addEventListener('visibilitychange', wake),
     doc?.addEventListener('resume', wake),
     createTabSync(o.key, (m) => (m ? set(m) : drop()))));
