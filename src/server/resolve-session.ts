@@ -3,7 +3,7 @@
  * websocket subprotocol, the opted-in query parameter) and the signed cookie. Nothing here touches the store.
  */
 import type { IncomingMessage } from 'node:http';
-import { BEARER_PREFIX, QUERY_TOKEN_PARAM } from '../shared/protocol.js';
+import { QUERY_TOKEN_PARAM } from '../shared/protocol.js';
 
 export interface BearerPresence {
   /** The Authorization scheme was Bearer (any case, RFC 7235): from here on it must be valid. */
@@ -53,11 +53,6 @@ export function parseProtocols(header: string | string[] | undefined): string[] 
 }
 
 const isSpace = (c: number) => c === 0x20 || c === 0x09;
-
-/** Bearer tokens offered as `hybrid-session.bearer.<token>` subprotocols. */
-export function bearerProtocols(protocols: readonly string[]): string[] {
-  return protocols.filter((p) => p.startsWith(BEARER_PREFIX)).map((p) => p.slice(BEARER_PREFIX.length));
-}
 
 /** `?session_token=` values (only read when the server opted in with allowQueryToken). */
 export function queryTokens(req: IncomingMessage): string[] {
