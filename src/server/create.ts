@@ -71,9 +71,9 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
 
   const handles = new WeakMap<WebSocket, WebSocketSession>();
   const upgradeReqs = new WeakMap<WebSocket, IncomingMessage>();
-  const onSession = (ws: WebSocket, req: IncomingMessage, auth: { sessionID: string; session: unknown }) => {
+  const onSession = (ws: WebSocket, req: IncomingMessage, auth: { sessionID: string; expiresAt: number }) => {
     upgradeReqs.set(ws, req);
-    registry.add(ws, auth.sessionID, expiresOf(auth.session as { cookie?: unknown }));
+    registry.add(ws, auth.sessionID, auth.expiresAt);
   };
   const detachers = new Set<() => void>();
 

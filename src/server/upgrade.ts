@@ -17,9 +17,10 @@ import type { Core } from './core.js';
 import { classifyOrigin } from './cors.js';
 import { refusal } from './errors.js';
 import { parseProtocols, queryTokens, readBearer } from './resolve-session.js';
-import { inflateSession } from './session-object.js';
+import { expiresOf, inflateSession } from './session-object.js';
 import { heartbeatOf } from './heartbeat.js';
 import { closeSocket } from './socket-registry.js';
+import type { SessionData } from './store.js';
 import { verifyToken } from './token.js';
 import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
 
@@ -54,7 +55,7 @@ function offeredToken(req: IncomingMessage, protocols: readonly string[], allowQ
 }
 
 /** authenticate() with the Sec-WebSocket-Protocol header already parsed (an upgrade parses it once). */
-async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<AuthenticatedRequest> {
+async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<Authenticated> {
   const { options, access, store } = core;
   const { kind, origin } = classifyOrigin(req, options.originAllowed);
   if (kind === 'foreign') throw refusal('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
@@ -68,7 +69,7 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
     if (!access.ready) throw access.unavailable();
     const data = await access.get(verified.sid);
     if (!data) throw invalid('the session of this token has ended');
-    return { sessionID: verified.sid, session: inflateSession(store, { sessionID: verified.sid, sessionStore: store }, data), via: 'bearer' };
+    return authenticated(store, verified.sid, data, 'bearer');
   }
 
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
@@ -77,7 +78,30 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
   const data = await access.get(cookieId);
   // Never a new session over a websocket: the cookie's session must exist.
   if (!data) throw refusal('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
-  return { sessionID: cookieId, session: inflateSession(store, { sessionID: cookieId, sessionStore: store }, data), via: 'cookie' };
+  return authenticated(store, cookieId, data, 'cookie');
+}
+
+/** What a handshake needs besides the result: the session's expiry, read from the stored data. */
+export type Authenticated = AuthenticatedRequest & { readonly expiresAt: number };
+
+/**
+ * The express-session Session (and its Cookie) is built on first read of `session`, not per handshake: most
+ * websocket apps never read the upgrade request's session (they load it when a message needs it), and building
+ * it was a tenth of an authenticated handshake's cost. Reading it any time gives the data as authenticated.
+ */
+function authenticated(store: Store, sessionID: string, data: SessionData, via: 'bearer' | 'cookie'): Authenticated {
+  let built: SessionObject | undefined;
+  return {
+    sessionID,
+    via,
+    expiresAt: expiresOf(data),
+    get session(): SessionObject {
+      return (built ??= inflateSession(store, { sessionID, sessionStore: store }, data));
+    },
+    set session(value: SessionObject) {
+      built = value;
+    },
+  };
 }
 
 /** ws's abortHandshake: a plain HTTP answer on the raw socket, then close. */
@@ -115,7 +139,7 @@ export type UpgradeRequest = IncomingMessage & { sessionID?: string; session?: S
 
 export function handleUpgrade(
   core: Core,
-  onSession: (ws: WebSocket, req: IncomingMessage, auth: AuthenticatedRequest) => void,
+  onSession: (ws: WebSocket, req: IncomingMessage, auth: Authenticated) => void,
   wss: WebSocketServer,
   req: IncomingMessage,
   socket: Duplex,
@@ -145,7 +169,7 @@ export function handleUpgrade(
     },
   );
 
-  function complete(auth: AuthenticatedRequest | null, failure: unknown): void {
+  function complete(auth: Authenticated | null, failure: unknown): void {
     socket.removeListener('error', onError);
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (!auth) {
@@ -155,7 +179,15 @@ export function handleUpgrade(
       }
       const r = req as UpgradeRequest;
       r.sessionID = auth.sessionID;
-      r.session = auth.session;
+      // req.session as express-session would set it, built when first read (see authenticated()).
+      Object.defineProperty(r, 'session', {
+        configurable: true,
+        enumerable: true,
+        get: () => auth.session,
+        set(value: SessionObject) {
+          Object.defineProperty(r, 'session', { value, writable: true, configurable: true, enumerable: true });
+        },
+      });
       r.sessionStore = core.store;
       onSession(ws, req, auth);
       // Dead peers (half-open TCP) never close by themselves: the heartbeat drops them and so frees the registry.
