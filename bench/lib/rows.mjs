@@ -32,7 +32,7 @@ export const EXPECTED_ROWS = [
   { id: 'client.ready-localstorage', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, localStorage', against: 'bare `localStorage.getItem`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },
 
-  // Redis scale-out load check (issue 6), plugged in by bench/scale-out.mjs.
+  // Redis scale-out load check (issue 6): bench/scale-out.mjs.
   { id: 'scale-out.redis', section: 'scale-out', script: 'scale-out.mjs', figure: 'Redis scale-out: N processes × M websocket clients renewing and writing', against: '—', target: { op: 'custom', text: 'no write lost (rates reported)' } },
 ];
 
