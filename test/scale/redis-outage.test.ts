@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noRedis } from '../helpers/env.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, connect, inspector, newSecret, newToken, relay, startServer, until, within, type Client, type ServerProcess } from './support.ts';
+import { bearer, clientPool, inspector, newSecret, newToken, relay, startServer, until, within, type ServerProcess } from './support.ts';
 
 describe('Redis outage under two processes', { skip: noRedis }, () => {
   let redis: RedisServer;
@@ -20,12 +20,7 @@ describe('Redis outage under two processes', { skip: noRedis }, () => {
   let a: ServerProcess;
   let b: ServerProcess;
   const secret = newSecret();
-  const clients: Client[] = [];
-  const open = (server: ServerProcess, token: string | null) => {
-    const c = connect(server.wsUrl, token);
-    clients.push(c);
-    return c;
-  };
+  const { open, closeAll } = clientPool();
   const status = async (url: string, init?: RequestInit) => {
     const res = await fetch(url, init);
     await res.arrayBuffer();
@@ -53,7 +48,7 @@ describe('Redis outage under two processes', { skip: noRedis }, () => {
     await bothBusesSubscribed();
   });
   after(async () => {
-    for (const c of clients) c.ws.terminate();
+    closeAll();
     await Promise.all([a?.stop(), b?.stop()]);
     look?.close();
     link?.close();

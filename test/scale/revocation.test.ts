@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noRedis } from '../helpers/env.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, connect, inspector, newSecret, newToken, startServer, until, within, type Client, type ServerProcess } from './support.ts';
+import { bearer, clientPool, inspector, newSecret, newToken, startServer, until, within, type Client, type ServerProcess } from './support.ts';
 
 /** The "within a second"; measured from A's response, so process start-up and the handshake are not in it. */
 const BOUND_MS = 1000;
@@ -17,14 +17,13 @@ describe('revocation across processes', { skip: noRedis }, () => {
   let a: ServerProcess;
   let b: ServerProcess;
   const secret = newSecret();
-  const clients: Client[] = [];
+  const { open, closeAll } = clientPool();
 
   /** A session made on A with two sockets on B and one on A. */
   async function sessionWithSockets() {
     const { token } = await newToken(a.url);
-    const onB = [connect(b.wsUrl, token), connect(b.wsUrl, token)];
-    const onA = connect(a.wsUrl, token);
-    clients.push(...onB, onA);
+    const onB = [open(b, token), open(b, token)];
+    const onA = open(a, token);
     await within(Promise.all([...onB, onA].map((c) => c.opened)), 5000, 'handshakes');
     return { token, onB, onA };
   }
@@ -48,7 +47,7 @@ describe('revocation across processes', { skip: noRedis }, () => {
     }
   });
   after(async () => {
-    for (const c of clients) c.ws.terminate();
+    closeAll();
     await Promise.all([a?.stop(), b?.stop()]);
     await redis?.stop();
   });
@@ -77,8 +76,7 @@ describe('revocation across processes', { skip: noRedis }, () => {
     const fresh = res.headers.get('session-token');
     assert.ok(fresh && fresh !== token, 'the response carries the new token');
     await assertClosedWithin(onB, since);
-    const again = connect(b.wsUrl, fresh);
-    clients.push(again);
+    const again = open(b, fresh);
     await within(again.opened, 5000, 'handshake with the new token on B');
     assert.equal((await again.ask({ op: 'get' })).data.user, 'signed-in');
     again.ws.close();

@@ -7,26 +7,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noRedis } from '../helpers/env.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, connect, newSecret, newToken, startServer, within, type Client, type ServerProcess } from './support.ts';
+import { bearer, clientPool, newSecret, newToken, startServer, within, type Client, type ServerProcess } from './support.ts';
 
 describe('two processes, one Redis: one session', { skip: noRedis }, () => {
   let redis: RedisServer;
   let a: ServerProcess;
   let b: ServerProcess;
   const secret = newSecret();
-  const clients: Client[] = [];
-  const open = (server: ServerProcess, token: string | null) => {
-    const c = connect(server.wsUrl, token);
-    clients.push(c);
-    return c;
-  };
+  const { open, closeAll } = clientPool();
 
   before(async () => {
     redis = await startRedis();
     [a, b] = await Promise.all([startServer(redis.url, secret), startServer(redis.url, secret)]);
   });
   after(async () => {
-    for (const c of clients) c.ws.terminate();
+    closeAll();
     await Promise.all([a?.stop(), b?.stop()]);
     await redis?.stop();
   });

@@ -124,6 +124,21 @@ export function connect(wsUrl: string, token: string | null): Client {
   };
 }
 
+/** The websockets a suite opens, so its `after` can terminate every one (`closeAll`). */
+export function clientPool(): { open(server: ServerProcess, token: string | null): Client; closeAll(): void } {
+  const clients: Client[] = [];
+  return {
+    open(server, token) {
+      const c = connect(server.wsUrl, token);
+      clients.push(c);
+      return c;
+    },
+    closeAll() {
+      for (const c of clients.splice(0)) c.ws.terminate();
+    },
+  };
+}
+
 /** Resolves with the close, or rejects after `ms`: every wait in these tests is bounded. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
