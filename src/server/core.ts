@@ -1,4 +1,5 @@
 /** What the parts of one hybridSession() instance share. Internal. */
+import type { Heartbeat } from './heartbeat.js';
 import type { NormalizedOptions } from './options.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { StoreAccess } from './store.js';
@@ -12,6 +13,7 @@ export interface Core {
   access: StoreAccess;
   registry: SocketRegistry;
   lock: KeyedLock;
+  heartbeat: Heartbeat;
 }
 
 /** A token for `sid` that never outlives the session (`sessionExpires`, ms; Infinity when it has none). */

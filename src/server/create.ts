@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { HybridSessionError } from '../shared/errors.js';
 import type { Core } from './core.js';
-import { heartbeatOf } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import { MemoryStore } from './memory-store.js';
 import { createMiddleware } from './middleware.js';
 import { normalizeServerOptions } from './options.js';
@@ -49,7 +49,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
     },
   });
-  const core: Core = { options, store, access, registry, lock };
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -135,7 +135,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     close() {
       for (const detach of [...detachers]) detach();
       registry.close();
-      heartbeatOf(core, core.options.heartbeat).stop();
+      core.heartbeat.stop();
       access.dispose();
       const off = emitter.removeListener;
       if (typeof off === 'function') {

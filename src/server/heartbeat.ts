@@ -61,15 +61,3 @@ export class Heartbeat {
     this.timer = undefined;
   }
 }
-
-/** One Heartbeat per instance, keyed by its shared core object (no field of its own needed there). */
-const beats = new WeakMap<object, Heartbeat>();
-
-export function heartbeatOf(owner: object, interval: number): Heartbeat {
-  let beat = beats.get(owner);
-  if (!beat) {
-    beat = new Heartbeat(interval);
-    beats.set(owner, beat);
-  }
-  return beat;
-}

@@ -18,7 +18,6 @@ import { classifyOrigin } from './cors.js';
 import { refusal } from './errors.js';
 import { parseProtocols, queryTokens, readBearer } from './resolve-session.js';
 import { expiresOf, inflateSession } from './session-object.js';
-import { heartbeatOf } from './heartbeat.js';
 import { closeSocket } from './socket-registry.js';
 import type { SessionData } from './store.js';
 import { verifyToken } from './token.js';
@@ -191,7 +190,7 @@ export function handleUpgrade(
       r.sessionStore = core.store;
       onSession(ws, req, auth);
       // Dead peers (half-open TCP) never close by themselves: the heartbeat drops them and so frees the registry.
-      heartbeatOf(core, core.options.heartbeat).add(ws);
+      core.heartbeat.add(ws);
       wss.emit('connection', ws, req);
     });
   }
