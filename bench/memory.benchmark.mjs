@@ -23,7 +23,7 @@ try {
   notRun('server.memory', err.message);
   process.exit(0);
 }
-const { signToken } = await import('../src/server/token.ts');
+const { signToken } = await import('../src/server/credentials/token.ts');
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const probe = mod.hybridSession({ secret: SECRET });

@@ -17,10 +17,10 @@ let tokenModule;
 let optionsModule;
 try {
   // The module is internal (not in dist's public surface), so it is imported from source through tsx.
-  tokenModule = await import('../src/server/token.ts');
+  tokenModule = await import('../src/server/credentials/token.ts');
   optionsModule = await import('../src/server/options.ts');
 } catch (err) {
-  notRun('server.token-verify', `src/server/token.ts not importable: ${err.message.split('\n')[0]}`);
+  notRun('server.token-verify', `src/server/credentials/token.ts not importable: ${err.message.split('\n')[0]}`);
 }
 
 if (tokenModule?.verifyToken && tokenModule?.signToken) {

@@ -3,8 +3,8 @@
  * The whole public surface is here.
  */
 export { hybridSession } from './create.js';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export { VERSION_KEY } from './update.js';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export { VERSION_KEY } from './store/update.js';
 export { HybridSessionError, isHybridSessionError, ERROR_CODES, type HybridSessionErrorCode } from '../shared/errors.js';
 export { SUBPROTOCOL, BEARER_PREFIX, CLOSE_CODES, HEADERS, TOKEN_PATH } from '../shared/protocol.js';
 export type {

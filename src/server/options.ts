@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { HybridSessionError } from '../shared/errors.js';
 import { TOKEN_PATH, type StorageHint } from '../shared/protocol.js';
 import type { CookieOptions, HybridSessionOptions, NormalizedPublicOptions, Store } from './types.js';
-import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './revocation-bus.js';
+import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './websocket/revocation-bus.js';
 import { warnOnce } from './warn.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;

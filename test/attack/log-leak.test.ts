@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { signToken } from '../../src/server/token.ts';
+import { signToken } from '../../src/server/credentials/token.ts';
 import { deriveTokenKey } from '../../src/server/options.ts';
 import { OLD_SECRET } from '../server/helpers.ts';
 import { send, setCookiePair, type Reply } from './support.ts';

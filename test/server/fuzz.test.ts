@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { serialize } from 'cookie';
 import { MemoryStore } from '../../src/server/index.ts';
-import { signToken } from '../../src/server/token.ts';
+import { signToken } from '../../src/server/credentials/token.ts';
 import { deriveTokenKey } from '../../src/server/options.ts';
-import { signCookieValue } from '../../src/server/cookie.ts';
+import { signCookieValue } from '../../src/server/credentials/cookie.ts';
 import { OLD_SECRET, countingStore, getToken, port, rawUpgrade, startApp } from './helpers.ts';
 
 const DEADLINE_MS = 90_000;

@@ -4,14 +4,14 @@
  * and DELETE ends whatever session it can name (204 either way).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TokenResponse } from '../shared/protocol.js';
-import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from './cookie.js';
-import { issueFor, type Core } from './core.js';
-import { replyJson } from './errors.js';
-import { readBearer } from './resolve-session.js';
-import { expiresOf, inflateSession, newCookie, newSessionId } from './session-object.js';
-import type { SessionData } from './store.js';
-import { verifyToken } from './token.js';
+import type { TokenResponse } from '../../shared/protocol.js';
+import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import { issueFor, type Core } from '../context.js';
+import { replyJson } from './reply.js';
+import { readBearer } from '../credentials/bearer.js';
+import { expiresOf, inflateSession, newCookie, newSessionId } from '../store/session-object.js';
+import type { SessionData } from '../store/access.js';
+import { verifyToken } from '../credentials/token.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
 

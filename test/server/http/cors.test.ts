@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp } from './helpers.ts';
+import { startApp } from '../helpers.ts';
 
 const APP = 'https://app.example';
 

@@ -5,10 +5,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import session from 'express-session';
-import { isSecure } from './cookie.js';
-import type { NormalizedOptions } from './options.js';
-import type { SessionData } from './store.js';
-import type { SessionObject, Store } from './types.js';
+import { isSecure } from '../credentials/cookie.js';
+import type { NormalizedOptions } from '../options.js';
+import type { SessionData } from './access.js';
+import type { SessionObject, Store } from '../types.js';
 
 /** express-session's uid(24): 192 bits from the CSPRNG, base64url. The only way a session id is ever made. */
 export function newSessionId(): string {

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import session from 'express-session';
-import { MemoryStore, VERSION_KEY } from '../../src/server/index.ts';
-import { ask, connect, getToken, nextConnection, startApp, countingStore } from './helpers.ts';
+import { MemoryStore, VERSION_KEY } from '../../../src/server/index.ts';
+import { ask, connect, getToken, nextConnection, startApp, countingStore } from '../helpers.ts';
 
 const CLIENTS = 20;
 const ROUNDS = 50;

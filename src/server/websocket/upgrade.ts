@@ -10,18 +10,18 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { HybridSessionError } from '../shared/errors.js';
-import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../shared/protocol.js';
-import { readSessionCookie } from './cookie.js';
-import type { Core } from './core.js';
-import { classifyOrigin } from './cors.js';
-import { refusal } from './errors.js';
-import { parseProtocols, queryTokens, readBearer } from './resolve-session.js';
-import { expiresOf, inflateSession } from './session-object.js';
+import { HybridSessionError } from '../../shared/errors.js';
+import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../../shared/protocol.js';
+import { readSessionCookie } from '../credentials/cookie.js';
+import type { Core } from '../context.js';
+import { classifyOrigin } from '../credentials/origin.js';
+import { refusal } from '../credentials/refusal.js';
+import { parseProtocols, queryTokens, readBearer } from '../credentials/bearer.js';
+import { expiresOf, inflateSession } from '../store/session-object.js';
 import { closeSocket } from './socket-registry.js';
-import type { SessionData } from './store.js';
-import { verifyToken } from './token.js';
-import type { AuthenticatedRequest, SessionObject, Store } from './types.js';
+import type { SessionData } from '../store/access.js';
+import { verifyToken } from '../credentials/token.js';
+import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
 
 const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
 /** Set on an upgrade request once a WebSocketServer took it, so a second attach()ed server leaves it alone. */

@@ -2,8 +2,8 @@
  * Promise access to any express-session Store, with its failures turned into typed errors: a store error is
  * never read as "no session" (which would silently start a new one), and a disconnected store says so.
  */
-import { HybridSessionError } from '../shared/errors.js';
-import type { Store } from './types.js';
+import { HybridSessionError } from '../../shared/errors.js';
+import type { Store } from '../types.js';
 
 export type SessionData = Record<string, unknown> & { cookie?: Record<string, unknown> };
 

@@ -7,9 +7,9 @@
  * on-headers does), so handlers can still change the session until then.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HEADERS } from '../shared/protocol.js';
-import { isSecure, setSessionCookie } from './cookie.js';
-import { issueFor, type Core } from './core.js';
+import { HEADERS } from '../../shared/protocol.js';
+import { isSecure, setSessionCookie } from '../credentials/cookie.js';
+import { issueFor, type Core } from '../context.js';
 import {
   defineMethod,
   expiresOf,
@@ -19,11 +19,11 @@ import {
   newCookie,
   newSessionId,
   replaceData,
-} from './session-object.js';
-import type { SessionData } from './store.js';
-import { nearsExpiry, type VerifiedToken } from './token.js';
-import type { NextFunction, SessionObject, Store } from './types.js';
-import { updateSession } from './update.js';
+} from '../store/session-object.js';
+import type { SessionData } from '../store/access.js';
+import { nearsExpiry, type VerifiedToken } from '../credentials/token.js';
+import type { NextFunction, SessionObject, Store } from '../types.js';
+import { updateSession } from '../store/update.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
 

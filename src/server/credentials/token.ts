@@ -7,7 +7,7 @@
  * around it is index arithmetic and base64url decodes into reused buffers (no split, no regex, no re-encoding).
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { TOKEN_MAX_LENGTH, TOKEN_VERSION } from '../shared/protocol.js';
+import { TOKEN_MAX_LENGTH, TOKEN_VERSION } from '../../shared/protocol.js';
 
 const MAC_BYTES = 32;
 /** base64url length of a 32-byte MAC without padding. */

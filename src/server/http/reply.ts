@@ -4,27 +4,11 @@
  * when no next was given, a JSON error body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HybridSessionError, isHybridSessionError, type HybridSessionErrorCode } from '../shared/errors.js';
-import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../shared/protocol.js';
-import type { NextFunction } from './types.js';
+import { HybridSessionError, isHybridSessionError, type HybridSessionErrorCode } from '../../shared/errors.js';
+import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
+import type { NextFunction } from '../types.js';
 
 export { HybridSessionError, isHybridSessionError };
-
-/**
- * A HybridSessionError without a stack trace, for refusals that are answers rather than faults (a forged, expired or
- * missing credential, a foreign origin): capturing a stack costs several times the MAC check that decided the
- * refusal, and a flood of forged tokens should cost no more than that check. Code, status, closeCode and message
- * are those of `new HybridSessionError(code, message)`.
- */
-export function refusal(code: HybridSessionErrorCode, message: string): HybridSessionError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new HybridSessionError(code, message);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
 
 export function replyJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);

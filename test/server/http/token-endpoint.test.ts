@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../src/server/index.ts';
-import { ask, connect, cookiePair, countingStore, getToken, startApp } from './helpers.ts';
+import { MemoryStore } from '../../../src/server/index.ts';
+import { ask, connect, cookiePair, countingStore, getToken, startApp } from '../helpers.ts';
 
 describe('POST tokenPath', () => {
   test('200 {token, expiresAt, storage, created} with no-store, and the httpOnly cookie', async () => {

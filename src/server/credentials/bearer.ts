@@ -3,7 +3,7 @@
  * websocket subprotocol, the opted-in query parameter) and the signed cookie. Nothing here touches the store.
  */
 import type { IncomingMessage } from 'node:http';
-import { QUERY_TOKEN_PARAM } from '../shared/protocol.js';
+import { QUERY_TOKEN_PARAM } from '../../shared/protocol.js';
 
 export interface BearerPresence {
   /** The Authorization scheme was Bearer (any case, RFC 7235): from here on it must be valid. */

@@ -2,9 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { hybridSession, MemoryStore } from '../../src/server/index.ts';
-import { close, listen } from '../helpers/net.ts';
-import { SECRET, ask, connect, countingStore, getToken, port, rawUpgrade, startApp } from './helpers.ts';
+import { hybridSession, MemoryStore } from '../../../src/server/index.ts';
+import { close, listen } from '../../helpers/net.ts';
+import { SECRET, ask, connect, countingStore, getToken, port, rawUpgrade, startApp } from '../helpers.ts';
 
 describe('websocket handshake', () => {
   test('selects hybrid-session and never echoes the bearer (raw response headers)', async () => {

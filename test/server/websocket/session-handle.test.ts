@@ -2,8 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import session from 'express-session';
 import { WebSocket } from 'ws';
-import { ask, connect, countingStore, getToken, nextConnection, startApp } from './helpers.ts';
-import { MemoryStore } from '../../src/server/index.ts';
+import { ask, connect, countingStore, getToken, nextConnection, startApp } from '../helpers.ts';
+import { MemoryStore } from '../../../src/server/index.ts';
 
 describe('hs.sessionOf(ws)', () => {
   test('lazy and fresh: a socket sees what HTTP wrote a moment ago, and HTTP sees what the socket saved', async () => {

@@ -4,10 +4,10 @@ import { createServer } from 'node:http';
 import express from 'express';
 import session from 'express-session';
 import { serialize } from 'cookie';
-import { signCookieValue, readSessionCookie } from '../../src/server/cookie.ts';
-import { hybridSession, MemoryStore } from '../../src/server/index.ts';
-import { close, listen } from '../helpers/net.ts';
-import { SECRET, cookiePair, countingStore } from './helpers.ts';
+import { signCookieValue, readSessionCookie } from '../../../src/server/credentials/cookie.ts';
+import { hybridSession, MemoryStore } from '../../../src/server/index.ts';
+import { close, listen } from '../../helpers/net.ts';
+import { SECRET, cookiePair, countingStore } from '../helpers.ts';
 
 describe('session cookie', () => {
   test("express-session's test vector: id apple, secret keyboard cat", () => {

@@ -4,9 +4,9 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import connect from 'connect';
 import session from 'express-session';
-import { hybridSession, MemoryStore, type HybridSession } from '../../src/server/index.ts';
-import { close, listen } from '../helpers/net.ts';
-import { SECRET, ask, connect as wsConnect, cookiePair, countingStore, defaultHandler, getToken, startApp } from './helpers.ts';
+import { hybridSession, MemoryStore, type HybridSession } from '../../../src/server/index.ts';
+import { close, listen } from '../../helpers/net.ts';
+import { SECRET, ask, connect as wsConnect, cookiePair, countingStore, defaultHandler, getToken, startApp } from '../helpers.ts';
 
 type Flavor = 'express' | 'connect' | 'http';
 

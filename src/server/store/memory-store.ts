@@ -5,7 +5,7 @@
  * Its compareAndSet makes update() atomic without a lock (all of it runs synchronously on one thread).
  */
 import session from 'express-session';
-import { warnOnce } from './warn.js';
+import { warnOnce } from '../warn.js';
 import { VERSION_KEY } from './update.js';
 
 export interface MemoryStoreOptions {

@@ -4,15 +4,16 @@
  * Works as Express 5 / Connect middleware and inside a plain `http.createServer` handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readSessionCookie } from './cookie.js';
-import type { Core } from './core.js';
-import { answerPreflight, applyCors, classifyOrigin, isPreflight } from './cors.js';
-import { fallbackNext, replyInvalidToken, replyJson } from './errors.js';
+import { readSessionCookie } from '../credentials/cookie.js';
+import type { Core } from '../context.js';
+import { answerPreflight, applyCors, isPreflight } from './cors.js';
+import { classifyOrigin } from '../credentials/origin.js';
+import { fallbackNext, replyInvalidToken, replyJson } from './reply.js';
 import { attachHttpSession, type ResolvedFrom } from './http-session.js';
-import { readBearer, requestPath } from './resolve-session.js';
+import { readBearer, requestPath } from '../credentials/bearer.js';
 import { tokenEndpoint } from './token-endpoint.js';
-import { verifyToken } from './token.js';
-import type { Middleware, NextFunction } from './types.js';
+import { verifyToken } from '../credentials/token.js';
+import type { Middleware, NextFunction } from '../types.js';
 
 const kResolved = Symbol.for('hybrid-session.resolved');
 

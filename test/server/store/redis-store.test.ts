@@ -6,9 +6,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { RedisStore } from 'connect-redis';
-import { noRedis } from '../helpers/env.ts';
-import { startRedis } from '../helpers/redis-server.ts';
-import { ask, connect, getToken, startApp } from './helpers.ts';
+import { noRedis } from '../../helpers/env.ts';
+import { startRedis } from '../../helpers/redis-server.ts';
+import { ask, connect, getToken, startApp } from '../helpers.ts';
 
 describe('connect-redis store', { skip: noRedis }, () => {
   test('cookie, bearer and websocket reach one session; update() exact; Redis down → 503 and 1011; back up → works', async () => {

@@ -4,8 +4,8 @@
  * store; a Redis store can add one) it is atomic across processes; with any other store the writes of this process
  * are serialized by a per-session lock (re-read, apply, write), which is exact within one process.
  */
-import { HybridSessionError } from '../shared/errors.js';
-import type { SessionData, StoreAccess } from './store.js';
+import { HybridSessionError } from '../../shared/errors.js';
+import type { SessionData, StoreAccess } from './access.js';
 
 /** Where the version lives in the session data (it travels with the session through any store). */
 export const VERSION_KEY = '__hsVersion';

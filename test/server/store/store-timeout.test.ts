@@ -6,10 +6,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import session from 'express-session';
-import { hybridSession } from '../../src/server/index.ts';
-import { isHybridSessionError } from '../../src/shared/errors.ts';
-import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
-import { connect, getToken, SECRET, startApp } from './helpers.ts';
+import { hybridSession } from '../../../src/server/index.ts';
+import { isHybridSessionError } from '../../../src/shared/errors.ts';
+import { BEARER_PREFIX, SUBPROTOCOL } from '../../../src/shared/protocol.ts';
+import { connect, getToken, SECRET, startApp } from '../helpers.ts';
 
 /** A MemoryStore that can be told to swallow every call (no callback), as a partitioned network store does. */
 class PartitionedStore extends session.MemoryStore {

@@ -4,48 +4,14 @@
  * CORS that exposes Session-Token and WWW-Authenticate; others get no CORS headers (and 403 on websockets).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HEADERS } from '../shared/protocol.js';
-
-export type OriginKind = 'none' | 'same' | 'allowed' | 'foreign';
+import { HEADERS } from '../../shared/protocol.js';
+import { originHeader, type OriginKind } from '../credentials/origin.js';
 
 export const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 export const CORS_ALLOW_HEADERS = `${HEADERS.authorization}, Content-Type`;
 export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}`;
 /** Browsers cap this anyway (Chromium: 2 h); 10 min keeps a changed allow-list from lingering. */
 const PREFLIGHT_MAX_AGE = '600';
-
-function originHeader(req: IncomingMessage): string | undefined {
-  const o = req.headers.origin ?? req.headers['sec-websocket-origin'];
-  return Array.isArray(o) ? o[0] : o;
-}
-
-function stripDefaultPort(host: string, protocol: string): string {
-  if (protocol === 'http:' && host.endsWith(':80')) return host.slice(0, -3);
-  if (protocol === 'https:' && host.endsWith(':443')) return host.slice(0, -4);
-  return host;
-}
-
-/** Only http(s) origins can be same-origin: `capacitor://localhost` is not the server at `localhost`. */
-function isSameOrigin(origin: string, host: string | undefined): boolean {
-  if (!host) return false;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  if (url.origin !== origin.toLowerCase() && url.origin !== origin) return false;
-  return url.host === stripDefaultPort(host.toLowerCase(), url.protocol);
-}
-
-export function classifyOrigin(req: IncomingMessage, allowed: (origin: string) => boolean): { kind: OriginKind; origin: string | undefined } {
-  const origin = originHeader(req);
-  if (origin === undefined) return { kind: 'none', origin };
-  if (allowed(origin)) return { kind: 'allowed', origin };
-  if (isSameOrigin(origin, req.headers.host)) return { kind: 'same', origin };
-  return { kind: 'foreign', origin };
-}
 
 export function appendVary(res: ServerResponse, field: string): void {
   const prev = res.getHeader('Vary');

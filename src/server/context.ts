@@ -1,11 +1,11 @@
 /** What the parts of one hybridSession() instance share. Internal. */
-import type { Heartbeat } from './heartbeat.js';
+import type { Heartbeat } from './websocket/heartbeat.js';
 import type { NormalizedOptions } from './options.js';
-import type { SocketRegistry } from './socket-registry.js';
-import type { StoreAccess } from './store.js';
+import type { SocketRegistry } from './websocket/socket-registry.js';
+import type { StoreAccess } from './store/access.js';
 import type { IssuedToken, Store } from './types.js';
-import type { KeyedLock } from './update.js';
-import { signToken } from './token.js';
+import type { KeyedLock } from './store/update.js';
+import { signToken } from './credentials/token.js';
 
 export interface Core {
   options: NormalizedOptions;

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../src/server/index.ts';
+import { MemoryStore } from '../../../src/server/index.ts';
 
 function call<T>(fn: (cb: (err: unknown, v?: T) => void) => void): Promise<T | undefined> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));

@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { HybridSessionError } from '../shared/errors.js';
-import { issueFor, type Core } from './core.js';
+import { HybridSessionError } from '../../shared/errors.js';
+import { issueFor, type Core } from '../context.js';
 import {
   defineMethod,
   expiresOf,
@@ -15,9 +15,9 @@ import {
   newSessionId,
   replaceData,
   type DetachedRequest,
-} from './session-object.js';
-import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from './types.js';
-import { updateSession } from './update.js';
+} from '../store/session-object.js';
+import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
+import { updateSession } from '../store/update.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');

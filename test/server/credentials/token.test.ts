@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signToken, verifyToken, nearsExpiry } from '../../src/server/token.ts';
-import { deriveTokenKey } from '../../src/server/options.ts';
-import { isWellFormedToken, TOKEN_MAX_LENGTH } from '../../src/shared/protocol.ts';
-import { MemoryStore } from '../../src/server/index.ts';
-import { SECRET, OLD_SECRET, countingStore, getToken, startApp } from './helpers.ts';
+import { signToken, verifyToken, nearsExpiry } from '../../../src/server/credentials/token.ts';
+import { deriveTokenKey } from '../../../src/server/options.ts';
+import { isWellFormedToken, TOKEN_MAX_LENGTH } from '../../../src/shared/protocol.ts';
+import { MemoryStore } from '../../../src/server/index.ts';
+import { SECRET, OLD_SECRET, countingStore, getToken, startApp } from '../helpers.ts';
 
 const keys = [deriveTokenKey(SECRET)];
 const B64URL_DOT = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';

@@ -7,7 +7,7 @@
  * Redis pub/sub) plugs in by setting `publish` and calling `closeSession(sid)` for ids other processes publish.
  */
 import type { WebSocket } from 'ws';
-import { CLOSE_CODES } from '../shared/protocol.js';
+import { CLOSE_CODES } from '../../shared/protocol.js';
 
 /** setTimeout's ceiling (a 32-bit int of ms); longer waits are re-armed. */
 const MAX_DELAY = 2 ** 31 - 1;
