@@ -1,3 +1,4 @@
+/* global HybridSession -- the UMD global, inside page.evaluate() callbacks */
 // The client in real Chromium (playwright-core, Debian's /usr/bin/chromium), against a local server running the
 // built shim. Pages and API are one origin, served cross-origin isolated (COOP + COEP) so performance.now() has
 // its fine (5 µs) resolution.

@@ -6,7 +6,7 @@ const DATA_OPS = new Set(['get', 'set', 'destroy', 'touch', 'all', 'length', 'cl
 export function countingStore(store) {
   const calls = Object.create(null);
   const proxy = new Proxy(store, {
-    get(target, prop, receiver) {
+    get(target, prop, _receiver) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function' || !DATA_OPS.has(prop)) return typeof value === 'function' ? value.bind(target) : value;
       return (...args) => {

@@ -65,7 +65,10 @@ export function createSession(options: SessionOptions): Session {
   };
   // Renew at half-life: the server's "nears expiry" point, so an open app never holds a dead token.
   const check = () => {
-    if (token && renewAt) Date.now() < renewAt ? schedule() : renew().catch(report);
+    if (token && renewAt) {
+      if (Date.now() < renewAt) schedule();
+      else renew().catch(report);
+    }
   };
 
   const set = (e: Entry | null) => {
@@ -147,7 +150,7 @@ export function createSession(options: SessionOptions): Session {
 
   // A stored token already expired is renewed before anything uses it: only the endpoint sees it (and says expired).
   const loaded = store.load().then((e) => {
-    token || set(e);
+    if (!token) set(e);
     // (A failure reaches the 'error' event once, through the start's ready() below, which waits for this renewal.)
     if (expiresAt && expiresAt <= Date.now()) renew().catch(noop);
   });

@@ -9,7 +9,7 @@ import { isWellFormedToken, RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js
 import type { Core } from './core.js';
 import { later } from './later.js';
 
-type Pending = [resolve: (value: any) => void, reject: (error: HybridSessionError) => void];
+type Pending = [resolve: (value: unknown) => void, reject: (error: HybridSessionError) => void];
 
 export function createRpc(core: Core, websocket: (path: string) => ReconnectingWebSocket) {
   const pending = new Map<number, Pending>();
@@ -39,7 +39,7 @@ export function createRpc(core: Core, websocket: (path: string) => ReconnectingW
     new Promise<T>((resolve, reject) => {
       if (!socket || !core.live.has(socket)) (socket = websocket(core.o.rpcPath)).addEventListener('message', receive);
       const id = ++seq;
-      pending.set(id, [resolve, reject]);
+      pending.set(id, [resolve as (value: unknown) => void, reject]);
       later(() => pending.delete(id) && reject(new HybridSessionError('HS_ERR_RPC_TIMEOUT', method)), core.o.rpcTimeout);
       socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });

@@ -121,7 +121,7 @@ export interface HybridSession {
   /** Express / Connect / plain http: req.session from cookie or bearer; serves tokenPath; CORS. */
   readonly middleware: Middleware;
   /** Authenticates every upgrade of `server` for `wss` (created with `noServer: true`); returns a detach function. */
-  attach(server: { on(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown; off?(event: 'upgrade', l: (...args: any[]) => void): unknown; removeListener(event: 'upgrade', l: (...args: any[]) => void): unknown }, wss: WebSocketServer): () => void;
+  attach(server: { on(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown; off?(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown; removeListener(event: 'upgrade', l: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown }, wss: WebSocketServer): () => void;
   /** One upgrade, for apps that route upgrades themselves (several WebSocketServers on one http server). */
   handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Lower level: Origin check and credentials of an upgrade-like request; throws a HybridSessionError. */

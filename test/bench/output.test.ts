@@ -4,17 +4,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 // @ts-expect-error plain .mjs modules without types
 import { compare } from '../../bench/lib/measure.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { summarize, quantile } from '../../bench/lib/stats.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { decide } from '../../bench/lib/verdict.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { printTables } from '../../bench/lib/table.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { renderSvg } from '../../bench/lib/svg.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { EXPECTED_ROWS } from '../../bench/lib/rows.mjs';
-// @ts-expect-error
+// @ts-expect-error -- a .mjs bench module without types
 import { countingStore } from '../../bench/lib/counting-store.mjs';
 
 const meta = { date: '2026-01-01T00:00:00.000Z', cpu: 'Test CPU', cores: 2, node: 'v20.0.0' };

@@ -1,5 +1,5 @@
 /** session.fetch against msw: where the bearer goes, how relative paths resolve, retry rules, header pickup, offline. */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { http, HttpResponse } from 'msw';
 import { createSession } from '../../src/client/index.ts';

@@ -14,7 +14,7 @@ describe('ready()', () => {
     const endpoint = tokenEndpoint();
     const key = uniqueKey();
     const storage = mapStorage({ [key]: 'v1.stored', [`${key}.expiry`]: `${Date.now() + 60_000},${Date.now() + 30_000}` });
-    let auths: (string | null)[] = [];
+    const auths: (string | null)[] = [];
     server.use(...endpoint.handlers, http.get(`${API}/n`, ({ request }) => (auths.push(request.headers.get('authorization')), HttpResponse.json({}))));
     const s = createSession({ url: API, storage, key });
     assert.equal(await s.ready(), 'v1.stored');

@@ -135,7 +135,7 @@ export async function defaultHandler(req: IncomingMessage & { session?: any; ses
     });
   }
   res.setHeader('Content-Type', 'application/json');
-  const { cookie, ...data } = req.session ?? {};
+  const { cookie: _cookie, ...data } = req.session ?? {};
   res.end(JSON.stringify({ sid: req.sessionID, data }));
 }
 

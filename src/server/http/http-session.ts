@@ -314,7 +314,7 @@ function hookEnd(ctx: Ctx, next: NextFunction): void {
       if (chunk == null) return res;
       const contentLength = Number(res.getHeader('Content-Length'));
       if (!Number.isNaN(contentLength) && contentLength > 0) {
-        let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding | undefined);
+        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding | undefined);
         encoding = undefined;
         if (buf.length !== 0) {
           _write.call(res, buf.subarray(0, buf.length - 1));

@@ -4,7 +4,7 @@
  * when no next was given, a JSON error body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HybridSessionError, isHybridSessionError, type HybridSessionErrorCode } from '../../shared/errors.js';
+import { HybridSessionError, isHybridSessionError } from '../../shared/errors.js';
 import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
 import type { NextFunction } from '../types.js';
 

@@ -46,6 +46,7 @@ export class WebSocketSession implements SessionHandle {
   }
 
   private wrap(sess: SessionObject): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapped methods get the Session as `this`
     const handle = this;
     const core = this.core;
     defineMethod(sess, 'reload', function reload(this: SessionObject, fn?: (err?: unknown) => void) {
