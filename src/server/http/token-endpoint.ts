@@ -5,11 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TokenResponse } from '../../shared/protocol.js';
-import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import { isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
 import { issueFor, type Core } from '../context.js';
+import { clearCookie, endSession, touchAndIssue } from '../lifecycle.js';
 import { replyJson } from './reply.js';
 import { readBearer } from '../credentials/bearer.js';
-import { expiresOf, inflateSession, newCookie, newSessionId } from '../store/session-object.js';
+import { expiresOf, newCookie, newSessionId } from '../store/session-object.js';
 import type { SessionData } from '../store/access.js';
 import { verifyToken } from '../credentials/token.js';
 
@@ -32,7 +33,7 @@ export async function tokenEndpoint(core: Core, req: IncomingMessage, res: Serve
 }
 
 async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, store } = core;
+  const { options, access } = core;
   if (!access.ready) throw access.unavailable();
   let sid: string | undefined;
   let data: SessionData | null = null;
@@ -52,25 +53,22 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
 
   let created = false;
   let cookieData: Record<string, unknown>;
-  let sessionExpires: number;
+  let token: string;
+  let expiresAt: number;
   if (!data || sid === undefined) {
     created = true;
     sid = newSessionId();
     const cookie = newCookie(options, req);
     await access.set(sid, { cookie });
     cookieData = (cookie as unknown as { data: Record<string, unknown> }).data;
-    sessionExpires = expiresOf({ cookie });
+    ({ token, expiresAt } = issueFor(options, sid, expiresOf({ cookie })));
   } else {
     // Asking for a token is activity: extend the session (touch) so the new token is not capped by a stale expiry.
-    const storedExpires = expiresOf(data);
-    const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-    sess.touch();
-    const touched = await access.touch(sid, sess);
-    sessionExpires = touched ? expiresOf(sess) : storedExpires;
-    cookieData = (sess.cookie as unknown as { data: Record<string, unknown> }).data;
+    const issued = await touchAndIssue(core, sid, data);
+    ({ token, expiresAt } = issued);
+    cookieData = (issued.session.cookie as unknown as { data: Record<string, unknown> }).data;
   }
 
-  const { token, expiresAt } = issueFor(options, sid, sessionExpires);
   if (!(cookieData.secure && !isSecure(req, options.proxy))) {
     setSessionCookie(res, options.cookie.name, sid, options.secrets[0]!, cookieData as never);
   }
@@ -79,25 +77,15 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
 }
 
 async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, registry } = core;
+  const { options } = core;
   const ids = new Set<string>();
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (cookieId !== undefined) ids.add(cookieId);
   const bearer = readBearer(req);
   const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
   if (verified) ids.add(verified.sid);
-  for (const id of ids) {
-    await access.destroy(id);
-    registry.revoke(id);
-  }
-  const c = options.cookie;
-  clearSessionCookie(res, c.name, {
-    path: c.path,
-    domain: c.domain,
-    httpOnly: c.httpOnly,
-    secure: c.secure === 'auto' ? isSecure(req, options.proxy) : c.secure,
-    sameSite: c.sameSite,
-  });
+  for (const id of ids) await endSession(core, id);
+  clearCookie(core, req, res);
   res.statusCode = 204;
   res.setHeader('Cache-Control', 'no-store');
   res.end();
