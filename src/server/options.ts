@@ -10,6 +10,10 @@ import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './websocket/
 import { warnOnce } from './warn.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+/** A token's own life (DESIGN "Token rotation"): short, so a copied token is worth little; renewed at half-life. */
+export const DEFAULT_TOKEN_MAX_AGE = 60 * 60 * 1000;
+/** How long the previous generation still works on requests and handshakes after a rotation (in-flight, tabs not told). */
+export const DEFAULT_ROTATION_GRACE = 60_000;
 /** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
@@ -42,7 +46,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 
 const KNOWN_KEYS = new Set([
   'secret', 'store', 'maxAge', 'tokenMaxAge', 'cookie', 'tokenPath', 'allowedOrigins', 'allowQueryToken', 'ws', 'proxy',
-  'heartbeat', 'revocation', 'storeTimeout',
+  'heartbeat', 'revocation', 'storeTimeout', 'rotationGrace',
 ]);
 const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain']);
 /** Renamed or misremembered keys get a pointed error rather than being silently ignored. */
@@ -202,7 +206,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     }
   }
   const maxAge = positiveMs(input.maxAge, 'maxAge', DEFAULT_MAX_AGE);
-  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', maxAge), maxAge);
+  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', DEFAULT_TOKEN_MAX_AGE), maxAge);
+  const rotationGrace = positiveMs(input.rotationGrace, 'rotationGrace', DEFAULT_ROTATION_GRACE);
   const tokenPath = input.tokenPath ?? TOKEN_PATH;
   if (typeof tokenPath !== 'string' || !tokenPath.startsWith('/') || /[?#\s]/.test(tokenPath)) fail('`tokenPath` must be a path starting with "/"');
   const allowQueryToken = input.allowQueryToken ?? false;
@@ -218,6 +223,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     store,
     maxAge,
     tokenMaxAge,
+    rotationGrace,
     tokenPath,
     allowQueryToken,
     storage: storageHint(input.ws),

@@ -11,6 +11,11 @@ export const ERROR_CODES = {
   HS_ERR_WEAK_SECRET: { status: undefined, closeCode: undefined },
   /** Token malformed, forged, expired, signed with an unknown secret, or naming a session that is gone. */
   HS_ERR_INVALID_TOKEN: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /**
+   * A rotated-out token came back to the token endpoint: two parties held the session, so it was ended everywhere
+   * (DESIGN "Token rotation and reuse detection"). Answered like an invalid token (401 invalid_token / 4401).
+   */
+  HS_ERR_TOKEN_REUSED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
   /** Neither a valid token nor a session cookie on a request that needs one (websocket upgrade). */
   HS_ERR_NO_CREDENTIALS: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
   /** Origin not in allowedOrigins. */
