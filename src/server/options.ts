@@ -44,11 +44,19 @@ export const KNOWN_DEFAULT_SECRETS = [
   'keyboard cat keyboard cat keyboard cat',
 ];
 
-const KNOWN_KEYS = new Set([
-  'secret', 'store', 'maxAge', 'tokenMaxAge', 'cookie', 'tokenPath', 'allowedOrigins', 'allowQueryToken', 'ws', 'proxy',
-  'heartbeat', 'revocation', 'storeTimeout', 'rotationGrace',
-]);
-const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain']);
+/**
+ * Every option hybridSession() takes. Typed against the options interface, so an option added there and not here
+ * (or here and not there) is a type error rather than an "unknown option" a user finds at run time.
+ */
+export const SERVER_OPTION_KEYS = {
+  secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
+  allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
+  rotationGrace: true,
+} as const satisfies Record<keyof HybridSessionOptions, true>;
+const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
+const COOKIE_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({ name: true, httpOnly: true, secure: true, sameSite: true, path: true, domain: true } satisfies Record<keyof CookieOptions, true>),
+);
 /** Renamed or misremembered keys get a pointed error rather than being silently ignored. */
 const HINTS: Record<string, string> = {
   name: 'cookie.name',

@@ -171,6 +171,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     try {
       hs = hybridSession(
         compact<HybridSessionOptions>({
+          ...settings.passThrough,
           secret: settings.secret,
           store: store.store,
           maxAge: settings.maxAge,

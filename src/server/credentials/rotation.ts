@@ -11,7 +11,7 @@
  * handshake, i.e. whether its holder certainly received it.
  */
 
-/** What a session remembers about its tokens, kept under the library's own key (`__hs`). */
+/** What a session remembers about its tokens, kept under the library's own key (`__hs`, store/session-meta.ts). */
 export interface RotationState {
   /** The current generation: tokens of it are fully valid. */
   readonly gen: number;
@@ -98,33 +98,3 @@ export function afterUse(state: RotationState, presented: number, presentedExp: 
   return null;
 }
 
-/** Where the record lives inside the library's key of the session data. */
-const FIELD = 'rot';
-/** The library's own key in the session data (DESIGN "One version rule"). */
-export const META_KEY = '__hs';
-
-/**
- * The record of a session's data, validated: anything that is not exactly what withRotation() wrote (an app or a
- * client planted a value) reads as UNROTATED, never as a trusted generation.
- */
-export function rotationOf(data: Record<string, unknown>): RotationState {
-  const meta = data[META_KEY];
-  if (typeof meta !== 'object' || meta === null) return UNROTATED;
-  const r = (meta as Record<string, unknown>)[FIELD];
-  if (typeof r !== 'object' || r === null) return UNROTATED;
-  const { gen, at, exp, used } = r as Record<string, unknown>;
-  if (!isCount(gen) || !isCount(at) || !isCount(exp) || typeof used !== 'boolean') return UNROTATED;
-  return { gen, at, exp, used };
-}
-
-/** Writes `state` into `data` (in place), keeping whatever else the library keeps under its key. */
-export function withRotation<T extends Record<string, unknown>>(data: T, state: RotationState): T {
-  const meta = data[META_KEY];
-  const base = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
-  (data as Record<string, unknown>)[META_KEY] = { ...base, [FIELD]: { gen: state.gen, at: state.at, exp: state.exp, used: state.used } };
-  return data;
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}

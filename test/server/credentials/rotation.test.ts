@@ -7,10 +7,9 @@ import {
   fresh,
   judge,
   rotated,
-  rotationOf,
-  withRotation,
   type RotationState,
 } from '../../../src/server/credentials/rotation.ts';
+import { rotationOf, withRotation, versionOf } from '../../../src/server/store/session-meta.ts';
 
 const GRACE = 60_000;
 const T = 1_800_000_000_000;
@@ -89,17 +88,17 @@ describe('the record in session data', () => {
     const data: Record<string, unknown> = { cookie: {}, userId: 1, __hs: { v: 3 } };
     withRotation(data, justRotated);
     assert.deepEqual(rotationOf(JSON.parse(JSON.stringify(data))), justRotated);
-    assert.equal((data.__hs as { v: number }).v, 3);
+    assert.equal(versionOf(data), 3);
     assert.equal(data.userId, 1);
   });
 
   test('anything planted or malformed reads as UNROTATED, never as a trusted generation', () => {
     const planted: unknown[] = [
-      undefined, null, 5, 'x', [], {}, { rot: null }, { rot: { gen: -1, at: 0, exp: 0, used: true } },
-      { rot: { gen: 1.5, at: 0, exp: 0, used: true } }, { rot: { gen: 2 ** 53, at: 0, exp: 0, used: true } },
-      { rot: { gen: '3', at: 0, exp: 0, used: true } }, { rot: { gen: 3, at: 0, exp: 0, used: 'yes' } },
-      { rot: { gen: 3, at: -5, exp: 0, used: false } },
+      undefined, null, 5, 'x', [], {}, { gen: null }, { gen: -1 }, { gen: 1.5 }, { gen: 2 ** 53 }, { gen: '3' },
+      { rotatedAt: 5, used: false },
     ];
     for (const meta of planted) assert.deepEqual(rotationOf({ __hs: meta }), UNROTATED, JSON.stringify(meta));
+    // a generation with planted companions: the strict reading (no grace, counted as used), never a longer grace
+    assert.deepEqual(rotationOf({ __hs: { gen: 3, rotatedAt: -5, tokenExp: 'x', used: 'yes' } }), { gen: 3, at: 0, exp: 0, used: true });
   });
 });
