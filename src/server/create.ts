@@ -80,6 +80,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const publicOptions: NormalizedPublicOptions = Object.freeze({
     maxAge: options.maxAge,
     tokenMaxAge: options.tokenMaxAge,
+    rotationGrace: options.rotationGrace,
     tokenPath: options.tokenPath,
     allowQueryToken: options.allowQueryToken,
     storage: options.storage,
