@@ -58,6 +58,19 @@ export function rpcError(id: JsonRpcId, code: number, message: string, data?: Js
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
+/**
+ * The text of one answer. An action may answer anything (a BigInt, a cycle, params echoed 100,000 deep, which
+ * JSON.stringify overflows the stack on): such an answer becomes a -32603 error to that caller, never a throw.
+ */
+export function encodeResponse(response: JsonRpcResponse, onError: (error: unknown) => void): string {
+  try {
+    return JSON.stringify(response);
+  } catch (error) {
+    onError(error);
+    return JSON.stringify(rpcError(response.id, RPC_ERRORS.internalError, 'Internal error: the answer could not be encoded as JSON'));
+  }
+}
+
 function isError(value: unknown): value is Error & { code?: unknown } {
   return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
 }

@@ -5,13 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { hybridSession, type HybridSession, type HybridSessionOptions, type SessionHandle, type SessionObject } from '../server/index.js';
 import { HybridSessionError } from '../shared/errors.js';
 import { RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
 import { HttpRoutes, wrapEnd, type RouteHandler } from './http-route.js';
-import { RpcRouter, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
+import { RpcRouter, encodeResponse, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
 import { decorateSession, type SessionBinding } from './session-methods.js';
 import {
   checkKeys,
@@ -171,6 +170,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     try {
       hs = hybridSession(
         compact<HybridSessionOptions>({
+          ...settings.passThrough,
           secret: settings.secret,
           store: store.store,
           maxAge: settings.maxAge,
@@ -190,7 +190,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
       await store.close();
       throw error;
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_RPC_MESSAGE });
+    const wss = new WebSocketServer({ noServer: true, path: settings.wsPath, maxPayload: MAX_RPC_MESSAGE });
     const rt: Runtime = { settings, hs, wss, store, sockets: new Map(), attached: [] };
     wss.on('connection', (ws: WebSocket, req: IncomingMessage) => onConnection(rt, ws, req));
     return rt;
@@ -253,11 +253,14 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     // Without a listener a protocol error on one socket would be thrown as an uncaught 'error' event.
     ws.on('error', () => {});
     ws.on('close', () => rt.sockets.delete(ws));
+    const onRpcError = (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`);
     ws.on('message', (data) => {
-      router.handleMessage(textOf(data), rpc).then(
-        (response) => response && send(ws, response),
-        (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`),
-      );
+      router
+        .handleMessage(textOf(data), rpc)
+        .then((response) => {
+          if (response && ws.readyState === ws.OPEN) ws.send(encodeResponse(response, onRpcError));
+        })
+        .catch(onRpcError);
     });
   }
 
@@ -359,21 +362,15 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     const addRequest = server.listenerCount('request') === 0;
     const onRequest = (req: IncomingMessage, res: ServerResponse) => middleware(req, res);
     if (addRequest) server.on('request', onRequest);
-    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (pathOf(req.url) === rt.settings.wsPath) {
-        rt.hs.handleUpgrade(rt.wss, req, socket, head);
-      } else if (server.listenerCount('upgrade') === 1) {
-        // Nobody else serves upgrades here: refuse rather than leave the socket hanging.
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      }
-    };
-    server.on('upgrade', onUpgrade);
+    // The wss is bound to wsPath: hs.attach() authenticates its upgrades and answers any other path 404 (and
+    // destroys the socket, its reset included) unless another 'upgrade' listener of the app's is there to serve it.
+    const detachUpgrades = rt.hs.attach(server, rt.wss);
     return {
       server,
       own,
       detach() {
         if (addRequest) server.off('request', onRequest);
-        server.off('upgrade', onUpgrade);
+        detachUpgrades();
       },
     };
   }
