@@ -49,7 +49,15 @@ describeEngines('tabs', {}, (engineName) => {
     await twoTabs(async (a, b) => {
       for (let round = 0; round < 5; round++) {
         const posts = api.tokenRequests.POST;
-        const [ta, tb] = await Promise.all([a.evaluate(() => session.renew()), b.evaluate(() => session.renew())]);
+        // "At once" made explicit (a driver that starts the two calls a few ms apart would otherwise let the first
+        // renewal finish before the second starts, which is then a renewal of the new token): tab A's request
+        // is held at the server until tab B has asked too.
+        const gate = api.holdTokenPosts();
+        await a.evaluate(() => void ((window as { renewal?: unknown }).renewal = session.renew()));
+        await until('tab A asked for a token', () => gate.held() === 1);
+        await b.evaluate(() => void ((window as { renewal?: unknown }).renewal = session.renew()));
+        gate.release();
+        const [ta, tb] = await Promise.all([a, b].map((tab) => tab.evaluate(() => (window as { renewal?: Promise<string | null> }).renewal)));
         assert.equal(ta, tb, `round ${round}: both tabs hold the one new token`);
         assert.equal(api.tokenRequests.POST, posts + 1, `round ${round}: one token request`);
       }

@@ -40,6 +40,11 @@ export interface Api {
   tokenRequests: { POST: number; DELETE: number };
   /** Every Authorization header the API received, in order (what the browser really sent). */
   authorizations: string[];
+  /**
+   * Hold the token endpoint's POSTs from now until `release()`: makes "while a renewal is in flight" an explicit
+   * order instead of a race with a fast loopback answer.
+   */
+  holdTokenPosts(): { held(): number; release(): void };
   upgrades: Upgrade[];
   /** Every closed server-side socket: [sid, code]. */
   closed: [string, number][];
@@ -126,13 +131,15 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const tokenPath = hs.options.tokenPath;
   const tokenRequests = { POST: 0, DELETE: 0 };
   const authorizations: string[] = [];
+  let held: (() => void)[] | null = null;
   const upgrades: Upgrade[] = [];
   const closed: [string, number][] = [];
   const app = express();
   app.use((req, _res, next) => {
     if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (req.path === tokenPath && (req.method === 'POST' || req.method === 'DELETE')) tokenRequests[req.method]++;
-    next();
+    if (held && req.path === tokenPath && req.method === 'POST') held.push(next);
+    else next();
   });
   app.use(hs.middleware as express.RequestHandler);
   type Req = express.Request & { session: any; sessionID: string };
@@ -181,6 +188,16 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     hs,
     tokenRequests,
     authorizations,
+    holdTokenPosts() {
+      const queue: (() => void)[] = (held = []);
+      return {
+        held: () => queue.length,
+        release() {
+          if (held === queue) held = null;
+          queue.forEach((next) => next());
+        },
+      };
+    },
     upgrades,
     closed,
     pages: base,
