@@ -17,7 +17,8 @@ export default [
     },
     external: isBare,
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js', sourcemap: true },
-    plugins: [typescript({ tsconfig: './tsconfig.json', declaration: true, declarationDir: 'dist/types', outDir: 'dist' })],
+    // noEmitOnError: a type error fails the build instead of emitting what tsc flagged.
+    plugins: [typescript({ tsconfig: './tsconfig.json', declaration: true, declarationDir: 'dist/types', outDir: 'dist', noEmitOnError: true })],
   },
   {
     // Script-tag build: window.HybridSession, idb-keyval and reconnecting-websocket bundled in.

@@ -8,6 +8,12 @@ export const SUBPROTOCOL = 'hybrid-session';
 /** Offered next to SUBPROTOCOL as `hybrid-session.bearer.<token>`: the only header a browser lets a websocket set. */
 export const BEARER_PREFIX = 'hybrid-session.bearer.';
 
+/**
+ * Offered as `hybrid-session.dpop.<proof>` beside the bearer subprotocol by a client whose session is bound (DESIGN
+ * "Device binding"): a compact JWS is base64url and dots, so it is a valid subprotocol token too. Never echoed.
+ */
+export const DPOP_PREFIX = 'hybrid-session.dpop.';
+
 export const TOKEN_PATH = '/session/token';
 /** Tokens must fit a Sec-WebSocket-Protocol value and a header without surprising any proxy. */
 export const TOKEN_MAX_LENGTH = 512;
@@ -21,7 +27,17 @@ export const HEADERS = {
   /** Carries a fresh token on any response: after regenerate(), or when the presented one nears expiry. */
   sessionToken: 'Session-Token',
   wwwAuthenticate: 'WWW-Authenticate',
+  /** RFC 9449: the proof of possession, one compact JWS per request. */
+  dpop: 'DPoP',
+  /** RFC 9449 §8: the server's nonce, sent with a use_dpop_nonce challenge; the client's next proof carries it. */
+  dpopNonce: 'DPoP-Nonce',
 } as const;
+
+/** RFC 9449 §4.2: the JOSE header's typ and the one signature algorithm both halves use (WebCrypto ECDSA P-256). */
+export const DPOP_TYP = 'dpop+jwt';
+export const DPOP_ALG = 'ES256';
+/** The Authorization scheme of a bound session's token (RFC 9449 §7.1). */
+export const DPOP_SCHEME = 'DPoP';
 
 /** RFC 6750 §3: what a 401 for a bad bearer says. */
 export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
@@ -32,6 +48,8 @@ export const CLOSE_CODES = {
   internalError: 1011,
   /** Token invalid / expired / revoked, or the session was destroyed or regenerated: renew, then reconnect. */
   unauthorized: 4401,
+  /** A new socket of the session went past maxSocketsPerSession: this one, the oldest, made room. Not a logout. */
+  tooManyConnections: 4408,
 } as const;
 
 export const STATUS = {
@@ -51,6 +69,8 @@ export interface TokenResponse {
   expiresAt: number;
   storage: StorageHint;
   created: boolean;
+  /** The session is bound to the key of this request's DPoP proof: from now on use `Authorization: DPoP` + proofs. */
+  bound: boolean;
 }
 
 /** The query parameter read only when the server opts in with allowQueryToken (it leaks into logs). */
@@ -61,6 +81,9 @@ export const RPC_ERRORS = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  /** An answer that cannot be encoded as JSON (a BigInt, a cycle, nesting deeper than the stack). */
+  internalError: -32603,
+  /** An action that threw, or a call refused because too many of this socket's calls are running. */
   actionFailed: -32000,
 } as const;
 

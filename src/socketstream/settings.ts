@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { HybridSessionError } from '../shared/errors.js';
 import { TOKEN_PATH } from '../shared/protocol.js';
-import { DEFAULT_MAX_AGE } from '../server/options.js';
-import type { CookieOptions } from '../server/types.js';
+import { DEFAULT_MAX_AGE, SERVER_OPTION_KEYS } from '../server/options.js';
+import type { CookieOptions, HybridSessionOptions } from '../server/types.js';
 
 /** SocketStream's documented default (30 days), which its code never applied (it used `null`): the server's own. */
 export { DEFAULT_MAX_AGE };
@@ -36,8 +36,20 @@ export interface SocketStreamWsOptions {
   heartbeat?: number;
 }
 
+/**
+ * hybridSession()'s options that have a SocketStream home of their own (`session.*`, `ws.*`, `store.use()`); every
+ * other server option is accepted at the top level of `ss.set('*', …)` as it is and handed to hybridSession()
+ * unchanged, so a server option can never be out of the facade's reach.
+ */
+const FACADE_OWNED = {
+  secret: true, maxAge: true, cookie: true, store: true, ws: true, heartbeat: true, revocation: true,
+} as const satisfies Partial<Record<keyof HybridSessionOptions, true>>;
+type FacadeOwned = keyof typeof FACADE_OWNED;
+export type PassThroughOptions = Omit<HybridSessionOptions, FacadeOwned>;
+export const PASS_THROUGH_KEYS = Object.keys(SERVER_OPTION_KEYS).filter((k) => !(k in FACADE_OWNED)) as (keyof PassThroughOptions)[];
+
 /** What `ss.set()` accepts; `createSocketStream()` accepts the same plus hybridSession's top-level options. */
-export interface SocketStreamSettings {
+export interface SocketStreamSettings extends PassThroughOptions {
   session?: SocketStreamSessionOptions;
   ws?: SocketStreamWsOptions;
   allowedOrigins?: string[] | ((origin: string) => boolean);
@@ -47,7 +59,16 @@ export interface SocketStreamSettings {
   tokenMaxAge?: number;
   /** hybridSession's: trust X-Forwarded-Proto for `secure: 'auto'`. */
   proxy?: boolean;
+  /** `maxInFlight`: RPC calls running at once per socket (default 64); past it the socket is not read (Bounds). */
+  rpc?: SocketStreamRpcOptions;
 }
+
+export interface SocketStreamRpcOptions {
+  maxInFlight?: number;
+}
+
+/** DESIGN "Bounds": per socket, at most this many calls run at once. */
+export const DEFAULT_RPC_MAX_IN_FLIGHT = 64;
 
 export interface SocketStreamOptions extends SocketStreamSettings {
   /** hybridSession's names, accepted at the top level too (they land in `ss.session.options`). */
@@ -72,10 +93,14 @@ export interface NormalizedSettings {
   readonly allowQueryToken: boolean;
   readonly tokenMaxAge: number | undefined;
   readonly proxy: boolean | undefined;
+  readonly rpcMaxInFlight: number;
+  /** The server options passed through as set (hybridSession() checks them). */
+  readonly passThrough: Readonly<PassThroughOptions>;
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['session', 'ws', 'allowedOrigins', 'tokenPath', 'allowQueryToken', 'tokenMaxAge', 'proxy'],
+  '': ['session', 'ws', 'rpc', ...PASS_THROUGH_KEYS],
+  rpc: ['maxInFlight'],
   session: ['maxAge', 'secret', 'cookie'],
   'session.cookie': ['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain'],
   ws: ['path', 'client', 'heartbeat'],
@@ -218,6 +243,8 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
   if (raw.tokenMaxAge !== undefined && (typeof raw.tokenMaxAge !== 'number' || !(raw.tokenMaxAge > 0))) {
     throw invalid('tokenMaxAge must be a positive number of milliseconds');
   }
+  const maxInFlight = raw.rpc?.maxInFlight ?? DEFAULT_RPC_MAX_IN_FLIGHT;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw invalid('rpc.maxInFlight must be a positive integer');
   const origins = raw.allowedOrigins;
   if (origins !== undefined && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     throw invalid('allowedOrigins must be an array of origins or a function');
@@ -236,5 +263,7 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
     allowQueryToken: raw.allowQueryToken ?? false,
     tokenMaxAge: raw.tokenMaxAge,
     proxy: raw.proxy,
+    rpcMaxInFlight: maxInFlight,
+    passThrough: Object.freeze(Object.fromEntries(PASS_THROUGH_KEYS.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]]))),
   });
 }

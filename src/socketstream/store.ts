@@ -32,7 +32,9 @@ export type StoreChoice =
   | { kind: 'redis'; config: RedisConfig }
   | { kind: 'instance'; store: Store };
 
-const REDIS_KEYS = ['url', 'host', 'port', 'password', 'pass', 'username', 'db', 'client', 'prefix', 'connectTimeout'];
+const REDIS_KEYS = Object.keys({
+  url: true, host: true, port: true, password: true, pass: true, username: true, db: true, client: true, prefix: true, connectTimeout: true,
+} satisfies Record<keyof RedisConfig, true>);
 
 function invalid(message: string): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_OPTIONS', message);

@@ -119,3 +119,34 @@ describe('normalizeSettings', () => {
     assert.throws(() => normalizeSettings({ session: { secret }, ws: { client: { localStorage: 'yes' as unknown as boolean } } }, quiet), /ws\.client/);
   });
 });
+
+describe('every server option reaches hybridSession() through the facade', () => {
+  test('each server option without a SocketStream home of its own is a known top-level setting', async () => {
+    const { SERVER_OPTION_KEYS } = await import('../../src/server/options.ts');
+    const { PASS_THROUGH_KEYS } = await import('../../src/socketstream/settings.ts');
+    const homes = ['secret', 'maxAge', 'cookie', 'store', 'ws', 'heartbeat', 'revocation'];
+    assert.deepEqual([...PASS_THROUGH_KEYS].sort(), Object.keys(SERVER_OPTION_KEYS).filter((k) => !homes.includes(k)).sort());
+    for (const key of PASS_THROUGH_KEYS) assert.doesNotThrow(() => checkKeys({ [key]: undefined }), key);
+  });
+
+  test('storeTimeout set with ss.set reaches the server: a store that never answers gives 503, not a hung request', async () => {
+    const { createSocketStream } = await import('../../src/socketstream/index.ts');
+    const { Store } = (await import('express-session')).default;
+    class SilentStore extends Store {
+      get(): void {}
+      set(): void {}
+      destroy(): void {}
+    }
+    const ss = createSocketStream({ secret: 'facade-settings-secret-0123456789abcdef', store: new SilentStore() });
+    ss.set('*', { storeTimeout: 50 });
+    const server = await ss.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const r = await fetch(`http://127.0.0.1:${port}/session/token`, { method: 'POST' });
+      assert.equal(r.status, 503);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections?.();
+    }
+  });
+});

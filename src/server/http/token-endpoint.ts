@@ -74,7 +74,7 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
   if (!(cookieData.secure && !isSecure(req, options.proxy))) {
     setSessionCookie(res, options.cookie.name, sid, options.secrets[0]!, cookieData as never);
   }
-  const body: TokenResponse = { token, expiresAt, storage: options.storage, created };
+  const body: TokenResponse = { token, expiresAt, storage: options.storage, created, bound: false };
   replyJson(res, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 }
 
