@@ -36,6 +36,8 @@ export const ERROR_CODES = {
    * socket loaded it: its save / update wrote nothing (DESIGN "Ended stays ended").
    */
   HS_ERR_SESSION_ENDED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /** A session opened more websockets than maxSocketsPerSession: its oldest closes (4408). */
+  HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */
   HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
   /** Session expired and could not be renewed (client). */
