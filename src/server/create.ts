@@ -17,6 +17,7 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -49,7 +50,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
+  const events = new ServerEvents();
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), events };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -131,6 +133,18 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async revoke(sid) {
       await access.destroy(sid);
       registry.revoke(sid);
+    },
+    on(event, listener) {
+      events.on(event, listener);
+      return hs;
+    },
+    once(event, listener) {
+      events.once(event, listener);
+      return hs;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return hs;
     },
     store,
     options: publicOptions,
