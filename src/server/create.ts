@@ -37,6 +37,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const registry = new SocketRegistry({
     touchInterval: options.touchInterval,
     retryDelay: Math.min(options.touchInterval, 5_000),
+    maxSocketsPerSession: options.maxSocketsPerSession,
     async check(sid) {
       const data = await access.get(sid);
       return data ? expiresOf(data) : null;

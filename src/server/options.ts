@@ -18,6 +18,8 @@ export const DEFAULT_ROTATION_GRACE = 60_000;
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
 export const DEFAULT_STORE_TIMEOUT = 10_000;
+/** DESIGN "Bounds": open websockets per session. */
+export const DEFAULT_MAX_SOCKETS_PER_SESSION = 32;
 export const MIN_SECRET_LENGTH = 32;
 /** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
 export const KNOWN_DEFAULT_SECRETS = [
@@ -51,7 +53,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
-  rotationGrace: true,
+  rotationGrace: true, maxSocketsPerSession: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
 const COOKIE_KEYS: ReadonlySet<string> = new Set(
@@ -80,6 +82,8 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   heartbeat: number;
   /** ms before a store call that has not answered fails with HS_ERR_STORE_UNAVAILABLE; 0: wait forever. */
   storeTimeout: number;
+  /** Open websockets per session; the oldest closes 4408 past it. */
+  maxSocketsPerSession: number;
 }
 
 function fail(message: string): never {
@@ -225,6 +229,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   // Clamped to setInterval's range: above 2^31-1 ms Node fires every 1 ms, which would drop every socket at once.
   const heartbeat = input.heartbeat === 0 ? 0 : Math.min(2 ** 31 - 1, Math.max(1, positiveMs(input.heartbeat, 'heartbeat (0 to disable)', DEFAULT_HEARTBEAT)));
   const storeTimeout = input.storeTimeout === 0 ? 0 : Math.min(2 ** 31 - 1, positiveMs(input.storeTimeout, 'storeTimeout (0 to disable)', DEFAULT_STORE_TIMEOUT));
+  const maxSocketsPerSession = input.maxSocketsPerSession ?? DEFAULT_MAX_SOCKETS_PER_SESSION;
+  if (!Number.isInteger(maxSocketsPerSession) || maxSocketsPerSession < 1) fail('`maxSocketsPerSession` must be a positive integer');
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
     tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
@@ -242,6 +248,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     proxy: input.proxy,
     heartbeat,
     storeTimeout,
+    maxSocketsPerSession,
     revocation: normalizeRevocation(input.revocation),
   });
 }

@@ -73,6 +73,11 @@ export interface HybridSessionOptions {
    * `channel` defaults to 'hybrid-session:revoked'; processes that share sessions must share it.
    */
   revocation?: { redis: RevocationRedisClient; channel?: string };
+  /**
+   * Open websockets one session may hold (DESIGN "Bounds"); a new one past it closes the session's oldest with 4408
+   * ("too many connections"). Default 32: tabs and devices of one user, not a token replayed a thousand times.
+   */
+  maxSocketsPerSession?: number;
 }
 
 /** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */

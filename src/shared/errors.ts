@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   HS_ERR_STORE: { status: STATUS.internalError, closeCode: CLOSE_CODES.internalError },
   /** The session store is disconnected (e.g. Redis down). */
   HS_ERR_STORE_UNAVAILABLE: { status: STATUS.serviceUnavailable, closeCode: CLOSE_CODES.internalError },
+  /** A session opened more websockets than maxSocketsPerSession: its oldest closes (4408). */
+  HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */
   HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
   /** Session expired and could not be renewed (client). */

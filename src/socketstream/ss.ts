@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { hybridSession, type HybridSession, type HybridSessionOptions, type SessionHandle, type SessionObject } from '../server/index.js';
 import { HybridSessionError } from '../shared/errors.js';
-import { RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
+import { RPC_ERRORS, RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
 import { HttpRoutes, wrapEnd, type RouteHandler } from './http-route.js';
-import { RpcRouter, encodeResponse, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
+import { InFlightGate } from './in-flight.js';
+import { RpcRouter, encodeResponse, rpcError, type JsonRpcResponse, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
 import { decorateSession, type SessionBinding } from './session-methods.js';
 import {
   checkKeys,
@@ -105,6 +106,26 @@ function textOf(data: RawData): string {
 
 function send(ws: WebSocket, message: unknown): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
+
+/**
+ * Calls read before the socket paused (one read can hold thousands of small frames) wait in order, up to this many
+ * times rpc.maxInFlight; past that each is answered -32000 at once instead of kept.
+ */
+const QUEUE_FACTOR = 16;
+
+/** The -32000 answer to a call refused because too many of its socket's calls are running (none for a notification). */
+function tooManyRequests(text: string): JsonRpcResponse | null {
+  let id: unknown = null;
+  try {
+    const m = JSON.parse(text) as { id?: unknown } | null;
+    if (typeof m !== 'object' || m === null || !('id' in m)) return null;
+    id = m.id;
+  } catch {
+    // unparsable: answered with a null id, as a parse error would be
+  }
+  const valid = id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+  return rpcError(valid ? (id as string | number | null) : null, RPC_ERRORS.actionFailed, 'too many requests');
 }
 
 function compact<T extends object>(obj: T): T {
@@ -254,13 +275,18 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     ws.on('error', () => {});
     ws.on('close', () => rt.sockets.delete(ws));
     const onRpcError = (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`);
+    const answer = (response: JsonRpcResponse | null) => {
+      if (response && ws.readyState === ws.OPEN) ws.send(encodeResponse(response, onRpcError));
+    };
+    // Bounds: at most rpcMaxInFlight calls of this socket run at once; past it the socket is not read.
+    const gate = new InFlightGate(rt.settings.rpcMaxInFlight, rt.settings.rpcMaxInFlight * QUEUE_FACTOR, {
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
+    });
     ws.on('message', (data) => {
-      router
-        .handleMessage(textOf(data), rpc)
-        .then((response) => {
-          if (response && ws.readyState === ws.OPEN) ws.send(encodeResponse(response, onRpcError));
-        })
-        .catch(onRpcError);
+      const text = textOf(data);
+      const accepted = gate.submit(() => router.handleMessage(text, rpc).then(answer).catch(onRpcError));
+      if (!accepted) answer(tooManyRequests(text));
     });
   }
 
