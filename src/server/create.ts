@@ -18,6 +18,7 @@ import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, Sess
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
 import { endSession, touchSession } from './lifecycle.js';
+import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -49,7 +50,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return touchSession(core, sid, sess, expiresOf(data));
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
+  const events = new ServerEvents();
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), events };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -129,6 +131,18 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     },
     issueToken: (sid) => issueToken(core, sid),
     revoke: (sid) => endSession(core, sid),
+    on(event, listener) {
+      events.on(event, listener);
+      return hs;
+    },
+    once(event, listener) {
+      events.once(event, listener);
+      return hs;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return hs;
+    },
     store,
     options: publicOptions,
     close() {

@@ -89,14 +89,17 @@ export interface Issued extends IssuedToken {
   session: SessionObject;
 }
 
-/** A token for a live session, after touching it (asking for a token is activity). `data`: already read. */
-export async function touchAndIssue(core: Core, sid: string, data?: SessionData | null): Promise<Issued> {
+/**
+ * A token of `generation` for a live session, after touching it (asking for a token is activity). `data`: already
+ * read. The token endpoint's renewals, which rotate, go through renewal.ts instead.
+ */
+export async function touchAndIssue(core: Core, sid: string, data?: SessionData | null, generation = 0): Promise<Issued> {
   const stored = data === undefined ? await core.access.get(sid) : data;
   if (!stored) throw sessionEnded(sid);
   const storedExpires = expiresOf(stored);
   const session = inflateSession(core.store, { sessionID: sid, sessionStore: core.store }, stored);
   const expires = await touchSession(core, sid, session, storedExpires);
-  return { ...issueFor(core.options, sid, expires), session };
+  return { ...issueFor(core.options, sid, expires, Date.now(), generation), session };
 }
 
 /** Calls `fn` once `res` has finished or closed (at once when it already has). */

@@ -19,6 +19,7 @@ import {
 } from '../store/session-object.js';
 import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
 import { updateSession } from '../store/update.js';
+import { rotationOf } from '../store/session-meta.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
@@ -143,6 +144,8 @@ export async function issueToken(core: Core, sid: string): Promise<IssuedToken> 
   if (typeof sid !== 'string' || sid.length === 0) throw new TypeError('issueToken(sessionID): a session id is required');
   const data = await core.access.get(sid);
   if (!data) throw gone();
-  const { token, expiresAt } = await touchAndIssue(core, sid, data);
+  // The current generation, not a rotation: the session's clients keep their tokens (a rotation here would turn
+  // them into rotated-out ones, and their next renewal into a false reuse).
+  const { token, expiresAt } = await touchAndIssue(core, sid, data, rotationOf(data).gen);
   return { token, expiresAt };
 }
