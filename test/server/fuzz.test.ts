@@ -102,7 +102,10 @@ describe('fuzz: malformed credentials', () => {
         if (Date.now() - started > DEADLINE_MS) break;
         const status = await send(port(app.server), agent, { authorization: prefixes[i % prefixes.length] + tokens[i] });
         seen(status);
-        assert.ok(status === 401, `Authorization #${i}: ${status}`);
+        // DESIGN "Foreign bearer tokens": only a value carrying the version prefix is ours to refuse; any other goes
+        // on as if there were no bearer (a new, unsaved session: still no store lookup).
+        const ours = tokens[i]!.trim().startsWith('v1.');
+        assert.ok(ours ? status === 401 : status === 200, `Authorization #${i}: ${status}`);
         n++;
       }
       for (const weird of ['Bearer', 'Bearer    ', 'Basic', 'Negotiate ' + 'x'.repeat(1000), 'Bearer' + 'x'.repeat(100)]) {

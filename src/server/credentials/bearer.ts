@@ -3,25 +3,35 @@
  * websocket subprotocol, the opted-in query parameter) and the signed cookie. Nothing here touches the store.
  */
 import type { IncomingMessage } from 'node:http';
-import { QUERY_TOKEN_PARAM } from '../../shared/protocol.js';
+import { QUERY_TOKEN_PARAM, TOKEN_VERSION } from '../../shared/protocol.js';
+
+const TOKEN_PREFIX = `${TOKEN_VERSION}.`;
 
 export interface BearerPresence {
-  /** The Authorization scheme was Bearer (any case, RFC 7235): from here on it must be valid. */
+  /**
+   * The Authorization scheme was Bearer (any case, RFC 7235) and its value carries the token's version prefix: from
+   * here on it must be valid. A value without the prefix (the app's own API key, an OAuth access token) is not ours.
+   */
   present: boolean;
   token: string;
 }
 
 const NO_BEARER: BearerPresence = { present: false, token: '' };
 
-/** `Authorization: Bearer <token>`; another scheme (Basic…) is not a bearer and is left to the app. */
+/**
+ * `Authorization: Bearer v1.…`; another scheme (Basic…), or a bearer value without the version prefix (DESIGN
+ * "Foreign bearer tokens"), is not a hybrid-session bearer: the request goes on as if it had none and the header is
+ * left to the app untouched.
+ */
 export function readBearer(req: IncomingMessage): BearerPresence {
   const header = req.headers.authorization;
   if (typeof header !== 'string') return NO_BEARER;
   const value = header.trim();
   const space = value.search(/[ \t]/);
   const scheme = space === -1 ? value : value.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') return NO_BEARER;
-  return { present: true, token: space === -1 ? '' : value.slice(space + 1).trim() };
+  if (scheme.toLowerCase() !== 'bearer' || space === -1) return NO_BEARER;
+  const token = value.slice(space + 1).trim();
+  return token.startsWith(TOKEN_PREFIX) ? { present: true, token } : NO_BEARER;
 }
 
 /** RFC 7230 tchar, as ws validates subprotocol names. */

@@ -3,6 +3,7 @@
  * host and port equal the request's own), listed, or foreign.
  */
 import type { IncomingMessage } from 'node:http';
+import { isSecure } from './cookie.js';
 
 export type OriginKind = 'none' | 'same' | 'allowed' | 'foreign';
 
@@ -17,8 +18,11 @@ function stripDefaultPort(host: string, protocol: string): string {
   return host;
 }
 
-/** Only http(s) origins can be same-origin: `capacitor://localhost` is not the server at `localhost`. */
-function isSameOrigin(origin: string, host: string | undefined): boolean {
+/**
+ * Only http(s) origins can be same-origin: `capacitor://localhost` is not the server at `localhost`; and the scheme
+ * must be the request's own (`secure`: it came over TLS, or a trusted proxy says so): `http://host` is not `https://host`.
+ */
+function isSameOrigin(origin: string, host: string | undefined, secure: boolean): boolean {
   if (!host) return false;
   let url: URL;
   try {
@@ -26,16 +30,17 @@ function isSameOrigin(origin: string, host: string | undefined): boolean {
   } catch {
     return false;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  if (url.protocol !== (secure ? 'https:' : 'http:')) return false;
   if (url.origin !== origin.toLowerCase() && url.origin !== origin) return false;
   return url.host === stripDefaultPort(host.toLowerCase(), url.protocol);
 }
 
-export function classifyOrigin(req: IncomingMessage, allowed: (origin: string) => boolean): { kind: OriginKind; origin: string | undefined } {
+/** `proxy`: the server's `proxy` option (X-Forwarded-Proto is trusted only with `true`). */
+export function classifyOrigin(req: IncomingMessage, allowed: (origin: string) => boolean, proxy: boolean | undefined): { kind: OriginKind; origin: string | undefined } {
   const origin = originHeader(req);
   if (origin === undefined) return { kind: 'none', origin };
   if (allowed(origin)) return { kind: 'allowed', origin };
-  if (isSameOrigin(origin, req.headers.host)) return { kind: 'same', origin };
+  if (isSameOrigin(origin, req.headers.host, isSecure(req, proxy))) return { kind: 'same', origin };
   return { kind: 'foreign', origin };
 }
 

@@ -39,7 +39,7 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   r[kResolved] = true;
 
   const { options } = core;
-  const { kind, origin } = classifyOrigin(req, options.originAllowed);
+  const { kind, origin } = classifyOrigin(req, options.originAllowed, options.proxy);
   const atTokenPath = requestPath(req) === options.tokenPath;
   if (isPreflight(req)) {
     if (kind === 'allowed') {

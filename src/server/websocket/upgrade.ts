@@ -57,7 +57,7 @@ function offeredToken(req: IncomingMessage, protocols: readonly string[], allowQ
 /** authenticate() with the Sec-WebSocket-Protocol header already parsed (an upgrade parses it once). */
 async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<Authenticated> {
   const { options, access, store } = core;
-  const { kind, origin } = classifyOrigin(req, options.originAllowed);
+  const { kind, origin } = classifyOrigin(req, options.originAllowed, options.proxy);
   if (kind === 'foreign') throw refusal('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
   if (protocols === null) throw invalid('malformed Sec-WebSocket-Protocol header');
   const token = offeredToken(req, protocols, options.allowQueryToken);

@@ -16,7 +16,7 @@ describe('CORS', () => {
         assert.equal(res.headers.get('access-control-expose-headers'), 'Session-Token, WWW-Authenticate');
         assert.match(res.headers.get('vary')!, /Origin/);
       }
-      const unauthorized = await fetch(app.url + '/', { headers: { origin: APP, authorization: 'Bearer x' } });
+      const unauthorized = await fetch(app.url + '/', { headers: { origin: APP, authorization: 'Bearer v1.x' } });
       assert.equal(unauthorized.status, 401);
       assert.equal(unauthorized.headers.get('access-control-allow-origin'), APP, 'a 401 is readable by the app');
     } finally {
