@@ -17,6 +17,7 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { endSession, touchSession } from './lifecycle.js';
 import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
@@ -45,10 +46,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async touch(sid) {
       const data = await access.get(sid);
       if (!data) return null;
-      const stored = expiresOf(data);
       const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-      sess.touch();
-      return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
+      return touchSession(core, sid, sess, expiresOf(data));
     },
   });
   const events = new ServerEvents();
@@ -131,10 +130,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),
-    async revoke(sid) {
-      await access.destroy(sid);
-      registry.revoke(sid);
-    },
+    revoke: (sid) => endSession(core, sid),
     on(event, listener) {
       events.on(event, listener);
       return hs;
