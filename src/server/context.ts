@@ -6,6 +6,7 @@ import type { StoreAccess } from './store/access.js';
 import type { IssuedToken, Store } from './types.js';
 import type { KeyedLock } from './store/update.js';
 import { signToken } from './credentials/token.js';
+import type { ProofVerifier } from './credentials/proof.js';
 
 export interface Core {
   options: NormalizedOptions;
@@ -14,6 +15,8 @@ export interface Core {
   registry: SocketRegistry;
   lock: KeyedLock;
   heartbeat: Heartbeat;
+  /** DPoP proofs: verifier, nonces and this process's jti memory (credentials/proof.ts). */
+  proofs: ProofVerifier;
 }
 
 /** A token for `sid` that never outlives the session (`sessionExpires`, ms; Infinity when it has none). */

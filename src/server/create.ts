@@ -17,6 +17,7 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { ProofVerifier } from './credentials/proof.js';
 import { authenticate, handleUpgrade } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -49,7 +50,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
+  const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), proofs };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -86,6 +88,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     cookie: options.cookie,
     touchInterval: options.touchInterval,
     proxy: options.proxy,
+    binding: options.binding,
+    proofMaxAge: options.proofMaxAge,
   });
 
   const hs: HybridSession = {

@@ -8,6 +8,7 @@ import { TOKEN_PATH, type StorageHint } from '../shared/protocol.js';
 import type { CookieOptions, HybridSessionOptions, NormalizedPublicOptions, Store } from './types.js';
 import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './websocket/revocation-bus.js';
 import { warnOnce } from './warn.js';
+import { DEFAULT_PROOF_MAX_AGE } from './credentials/proof.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
 /** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
@@ -47,6 +48,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
+  binding: true, proofMaxAge: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
 const COOKIE_KEYS: ReadonlySet<string> = new Set(
@@ -75,6 +77,8 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   heartbeat: number;
   /** ms before a store call that has not answered fails with HS_ERR_STORE_UNAVAILABLE; 0: wait forever. */
   storeTimeout: number;
+  /** HMAC key of the DPoP nonces (proof.ts), derived from the first secret: processes sharing it agree on nonces. */
+  nonceKey: Buffer;
 }
 
 function fail(message: string): never {
@@ -218,6 +222,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   if (input.proxy !== undefined && typeof input.proxy !== 'boolean') fail('`proxy` must be a boolean');
   // Clamped to setInterval's range: above 2^31-1 ms Node fires every 1 ms, which would drop every socket at once.
   const heartbeat = input.heartbeat === 0 ? 0 : Math.min(2 ** 31 - 1, Math.max(1, positiveMs(input.heartbeat, 'heartbeat (0 to disable)', DEFAULT_HEARTBEAT)));
+  const binding = input.binding ?? 'optional';
+  if (binding !== 'off' && binding !== 'optional' && binding !== 'required') fail("`binding` must be 'off', 'optional' or 'required'");
   const storeTimeout = input.storeTimeout === 0 ? 0 : Math.min(2 ** 31 - 1, positiveMs(input.storeTimeout, 'storeTimeout (0 to disable)', DEFAULT_STORE_TIMEOUT));
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
@@ -236,5 +242,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     heartbeat,
     storeTimeout,
     revocation: normalizeRevocation(input.revocation),
+    binding,
+    proofMaxAge: positiveMs(input.proofMaxAge, 'proofMaxAge', DEFAULT_PROOF_MAX_AGE),
+    nonceKey: createHmac('sha256', secrets[0]!).update('hybrid-session dpop nonce key v1').digest(),
   });
 }

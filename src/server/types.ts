@@ -66,6 +66,14 @@ export interface HybridSessionOptions {
    * `channel` defaults to 'hybrid-session:revoked'; processes that share sessions must share it.
    */
   revocation?: { redis: RevocationRedisClient; channel?: string };
+  /**
+   * Device binding (DPoP, RFC 9449): 'optional' (default) binds a session at its first token request that carries a
+   * valid proof, and from then on its tokens need proofs by that key; 'required' also refuses token requests without
+   * one; 'off' ignores proofs.
+   */
+  binding?: 'off' | 'optional' | 'required';
+  /** ms either side of the server's clock a proof's iat may be; default 300 000. A proof with the server's nonce is fresh anyway. */
+  proofMaxAge?: number;
 }
 
 /** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */
@@ -150,6 +158,8 @@ export interface NormalizedPublicOptions {
   cookie: Readonly<Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined }>;
   touchInterval: number;
   proxy: boolean | undefined;
+  binding: 'off' | 'optional' | 'required';
+  proofMaxAge: number;
 }
 
 export type { ServerResponse, IncomingMessage };
