@@ -18,7 +18,7 @@ import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, Sess
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
 import { ProofVerifier } from './credentials/proof.js';
-import { authenticate, handleUpgrade } from './websocket/upgrade.js';
+import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
   const options = normalizeServerOptions(input);
@@ -37,6 +37,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const registry = new SocketRegistry({
     touchInterval: options.touchInterval,
     retryDelay: Math.min(options.touchInterval, 5_000),
+    maxSocketsPerSession: options.maxSocketsPerSession,
     async check(sid) {
       const data = await access.get(sid);
       return data ? expiresOf(data) : null;
@@ -82,6 +83,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const publicOptions: NormalizedPublicOptions = Object.freeze({
     maxAge: options.maxAge,
     tokenMaxAge: options.tokenMaxAge,
+    rotationGrace: options.rotationGrace,
     tokenPath: options.tokenPath,
     allowQueryToken: options.allowQueryToken,
     storage: options.storage,
@@ -103,9 +105,10 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // Several WebSocketServers on one server: each takes its own `path`; the first attached match wins.
         const w = wss as WebSocketServer & { options: { path?: string } };
-        if (w.options.path && !wss.shouldHandle(req)) return;
+        if (w.options.path && !wss.shouldHandle(req)) return refuseIfUnclaimed(server as never, req, socket);
         handleUpgrade(core, onSession, wss, req, socket, head);
       };
+      (listener as { [kOwnListener]?: boolean })[kOwnListener] = true;
       server.on('upgrade', listener);
       const detach = () => {
         server.removeListener('upgrade', listener);

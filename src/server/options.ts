@@ -11,10 +11,16 @@ import { warnOnce } from './warn.js';
 import { DEFAULT_PROOF_MAX_AGE } from './credentials/proof.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+/** A token's own life (DESIGN "Token rotation"): short, so a copied token is worth little; renewed at half-life. */
+export const DEFAULT_TOKEN_MAX_AGE = 60 * 60 * 1000;
+/** How long the previous generation still works on requests and handshakes after a rotation (in-flight, tabs not told). */
+export const DEFAULT_ROTATION_GRACE = 60_000;
 /** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
 export const DEFAULT_STORE_TIMEOUT = 10_000;
+/** DESIGN "Bounds": open websockets per session. */
+export const DEFAULT_MAX_SOCKETS_PER_SESSION = 32;
 export const MIN_SECRET_LENGTH = 32;
 /** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
 export const KNOWN_DEFAULT_SECRETS = [
@@ -48,6 +54,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
+  rotationGrace: true, maxSocketsPerSession: true,
   binding: true, proofMaxAge: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
@@ -77,6 +84,8 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   heartbeat: number;
   /** ms before a store call that has not answered fails with HS_ERR_STORE_UNAVAILABLE; 0: wait forever. */
   storeTimeout: number;
+  /** Open websockets per session; the oldest closes 4408 past it. */
+  maxSocketsPerSession: number;
   /** HMAC key of the DPoP nonces (proof.ts), derived from the first secret: processes sharing it agree on nonces. */
   nonceKey: Buffer;
 }
@@ -213,7 +222,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     }
   }
   const maxAge = positiveMs(input.maxAge, 'maxAge', DEFAULT_MAX_AGE);
-  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', maxAge), maxAge);
+  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', DEFAULT_TOKEN_MAX_AGE), maxAge);
+  const rotationGrace = positiveMs(input.rotationGrace, 'rotationGrace', DEFAULT_ROTATION_GRACE);
   const tokenPath = input.tokenPath ?? TOKEN_PATH;
   if (typeof tokenPath !== 'string' || !tokenPath.startsWith('/') || /[?#\s]/.test(tokenPath)) fail('`tokenPath` must be a path starting with "/"');
   const allowQueryToken = input.allowQueryToken ?? false;
@@ -225,12 +235,15 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   const binding = input.binding ?? 'optional';
   if (binding !== 'off' && binding !== 'optional' && binding !== 'required') fail("`binding` must be 'off', 'optional' or 'required'");
   const storeTimeout = input.storeTimeout === 0 ? 0 : Math.min(2 ** 31 - 1, positiveMs(input.storeTimeout, 'storeTimeout (0 to disable)', DEFAULT_STORE_TIMEOUT));
+  const maxSocketsPerSession = input.maxSocketsPerSession ?? DEFAULT_MAX_SOCKETS_PER_SESSION;
+  if (!Number.isInteger(maxSocketsPerSession) || maxSocketsPerSession < 1) fail('`maxSocketsPerSession` must be a positive integer');
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
     tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
     store,
     maxAge,
     tokenMaxAge,
+    rotationGrace,
     tokenPath,
     allowQueryToken,
     storage: storageHint(input.ws),
@@ -241,6 +254,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     proxy: input.proxy,
     heartbeat,
     storeTimeout,
+    maxSocketsPerSession,
     revocation: normalizeRevocation(input.revocation),
     binding,
     proofMaxAge: positiveMs(input.proofMaxAge, 'proofMaxAge', DEFAULT_PROOF_MAX_AGE),

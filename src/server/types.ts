@@ -31,8 +31,13 @@ export interface HybridSessionOptions {
   store?: Store;
   /** Session lifetime in ms, renewed by activity; default 30 days. */
   maxAge?: number;
-  /** Token lifetime in ms; default maxAge. A token never outlives its session. */
+  /** Token lifetime in ms; default 1 hour (renewed at half-life). A token never outlives its session. */
   tokenMaxAge?: number;
+  /**
+   * ms the previous token generation keeps working on requests and handshakes after a rotation (requests in flight,
+   * tabs not yet told); default 60 000. Past it, presenting it to the token endpoint counts as reuse.
+   */
+  rotationGrace?: number;
   cookie?: CookieOptions;
   /** default '/session/token', matched against the full request path (mount point included) */
   tokenPath?: string;
@@ -74,6 +79,11 @@ export interface HybridSessionOptions {
   binding?: 'off' | 'optional' | 'required';
   /** ms either side of the server's clock a proof's iat may be; default 300 000. A proof with the server's nonce is fresh anyway. */
   proofMaxAge?: number;
+  /**
+   * Open websockets one session may hold (DESIGN "Bounds"); a new one past it closes the session's oldest with 4408
+   * ("too many connections"). Default 32: tabs and devices of one user, not a token replayed a thousand times.
+   */
+  maxSocketsPerSession?: number;
 }
 
 /** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */
@@ -152,6 +162,7 @@ export interface HybridSession {
 export interface NormalizedPublicOptions {
   maxAge: number;
   tokenMaxAge: number;
+  rotationGrace: number;
   tokenPath: string;
   allowQueryToken: boolean;
   storage: 'indexedDB' | 'localStorage' | 'memory';

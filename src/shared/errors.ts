@@ -12,6 +12,11 @@ export const ERROR_CODES = {
   /** Token malformed, forged, expired, signed with an unknown secret, or naming a session that is gone. */
   HS_ERR_INVALID_TOKEN: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
   /**
+   * A rotated-out token came back to the token endpoint: two parties held the session, so it was ended everywhere
+   * (DESIGN "Token rotation and reuse detection"). Answered like an invalid token (401 invalid_token / 4401).
+   */
+  HS_ERR_TOKEN_REUSED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /**
    * A DPoP proof (RFC 9449) missing where the session is bound, or wrong: signature, typ, alg, jwk, htm/htu, iat,
    * ath, a replayed jti, or a key other than the bound one. WWW-Authenticate: DPoP error="invalid_dpop_proof".
    */
@@ -26,6 +31,8 @@ export const ERROR_CODES = {
   HS_ERR_STORE: { status: STATUS.internalError, closeCode: CLOSE_CODES.internalError },
   /** The session store is disconnected (e.g. Redis down). */
   HS_ERR_STORE_UNAVAILABLE: { status: STATUS.serviceUnavailable, closeCode: CLOSE_CODES.internalError },
+  /** A session opened more websockets than maxSocketsPerSession: its oldest closes (4408). */
+  HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */
   HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
   /** Session expired and could not be renewed (client). */

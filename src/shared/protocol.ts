@@ -48,6 +48,8 @@ export const CLOSE_CODES = {
   internalError: 1011,
   /** Token invalid / expired / revoked, or the session was destroyed or regenerated: renew, then reconnect. */
   unauthorized: 4401,
+  /** A new socket of the session went past maxSocketsPerSession: this one, the oldest, made room. Not a logout. */
+  tooManyConnections: 4408,
 } as const;
 
 export const STATUS = {
@@ -79,6 +81,9 @@ export const RPC_ERRORS = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  /** An answer that cannot be encoded as JSON (a BigInt, a cycle, nesting deeper than the stack). */
+  internalError: -32603,
+  /** An action that threw, or a call refused because too many of this socket's calls are running. */
   actionFailed: -32000,
 } as const;
 

@@ -5,6 +5,7 @@
  * a field that is not exactly what the library writes counts as absent, and the next library write replaces the
  * whole object. The Redis compare-and-set script (compare-and-set.ts) applies the same version rule inside Redis.
  */
+import { UNROTATED, type RotationState } from '../credentials/rotation.js';
 
 /** The session-data key the library owns. */
 export const META_KEY = '__hs';
@@ -17,8 +18,14 @@ export interface SessionMeta {
   v: number;
   /** The token endpoint made the session without any credential and nothing has used it since (DESIGN "Provisional sessions"). */
   provisional?: true;
-  /** Current token generation (DESIGN "Token rotation"). */
+  /** Current token generation (DESIGN "Token rotation"); the three fields below only count beside it. */
   gen?: number;
+  /** ms since epoch when `gen` became current: the previous generation's grace runs from here. */
+  rotatedAt?: number;
+  /** Expiry (ms) of the current generation's token, so it can be handed out again byte for byte. */
+  tokenExp?: number;
+  /** The current generation was seen on a request or handshake: its holder certainly has it (lost-answer rule). */
+  used?: boolean;
   /** RFC 7638 thumbprint of the key the session is bound to (DESIGN "Device binding"): base64url SHA-256, 43 chars. */
   jkt?: string;
 }
@@ -40,6 +47,9 @@ export function readMeta(sess: unknown): SessionMeta {
   if (isCounter(r.v)) meta.v = r.v;
   if (r.provisional === true) meta.provisional = true;
   if (isCounter(r.gen)) meta.gen = r.gen;
+  if (isCounter(r.rotatedAt)) meta.rotatedAt = r.rotatedAt;
+  if (isCounter(r.tokenExp)) meta.tokenExp = r.tokenExp;
+  if (typeof r.used === 'boolean') meta.used = r.used;
   if (typeof r.jkt === 'string' && THUMBPRINT.test(r.jkt)) meta.jkt = r.jkt;
   return meta;
 }
@@ -49,6 +59,9 @@ export function writeMeta(sess: Record<string, unknown>, meta: SessionMeta): voi
   const clean: SessionMeta = { v: isCounter(meta.v) ? meta.v : 0 };
   if (meta.provisional === true) clean.provisional = true;
   if (isCounter(meta.gen)) clean.gen = meta.gen;
+  if (isCounter(meta.rotatedAt)) clean.rotatedAt = meta.rotatedAt;
+  if (isCounter(meta.tokenExp)) clean.tokenExp = meta.tokenExp;
+  if (typeof meta.used === 'boolean') clean.used = meta.used;
   if (typeof meta.jkt === 'string' && THUMBPRINT.test(meta.jkt)) clean.jkt = meta.jkt;
   sess[META_KEY] = clean;
 }
@@ -66,4 +79,20 @@ export function nextVersion(v: number): number {
 /** Sets the update() version, keeping the library's other (validated) fields and dropping anything planted. */
 export function withVersion(sess: Record<string, unknown>, v: number): void {
   writeMeta(sess, { ...readMeta(sess), v });
+}
+
+/**
+ * The session's rotation record (credentials/rotation.ts). A session whose `gen` is absent or planted never rotated
+ * (UNROTATED); a record that lost its other fields counts as rotated long ago and used, the strict reading: the
+ * previous generation then gets no grace, and the current one still renews.
+ */
+export function rotationOf(sess: unknown): RotationState {
+  const m = readMeta(sess);
+  if (m.gen === undefined) return UNROTATED;
+  return { gen: m.gen, at: m.rotatedAt ?? 0, exp: m.tokenExp ?? 0, used: m.used ?? true };
+}
+
+/** Stores `state` as the session's rotation record, keeping the library's other (validated) fields. */
+export function withRotation(sess: Record<string, unknown>, state: RotationState): void {
+  writeMeta(sess, { ...readMeta(sess), gen: state.gen, rotatedAt: state.at, tokenExp: state.exp, used: state.used });
 }
