@@ -62,6 +62,29 @@ export class HybridSessionError extends Error {
   }
 }
 
+/**
+ * Store failures wrap the store's own text (an address, a file path), which is for the app's log, never a client
+ * (DESIGN "Bounds"): on the wire they say only this.
+ */
+const CLIENT_MESSAGES: Partial<Record<HybridSessionErrorCode, string>> = {
+  HS_ERR_STORE: 'session store error',
+  HS_ERR_STORE_UNAVAILABLE: 'session store unavailable',
+};
+
+/**
+ * The short message a client may see for `error`: the library's own message for its errors (they name no
+ * address), a fixed one for store failures, and nothing of an error the library did not make.
+ */
+export function clientMessage(error: unknown): string {
+  if (!isHybridSessionError(error)) return 'Internal Server Error';
+  return CLIENT_MESSAGES[error.code] ?? error.message;
+}
+
+/** Whether `error` may carry text that must not reach a client (see clientMessage). */
+export function carriesForeignText(error: unknown): boolean {
+  return !isHybridSessionError(error) || CLIENT_MESSAGES[error.code] !== undefined;
+}
+
 /** Matches on name and code as well as instanceof, so it works across realms and duplicate bundles (as ky's guards). */
 export function isHybridSessionError(error: unknown): error is HybridSessionError {
   return (
