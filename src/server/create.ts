@@ -18,6 +18,7 @@ import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, Sess
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
 import { ProofVerifier } from './credentials/proof.js';
+import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -52,7 +53,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     },
   });
   const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), proofs };
+  const events = new ServerEvents();
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), events, proofs };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -136,6 +138,18 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async revoke(sid) {
       await access.destroy(sid);
       registry.revoke(sid);
+    },
+    on(event, listener) {
+      events.on(event, listener);
+      return hs;
+    },
+    once(event, listener) {
+      events.once(event, listener);
+      return hs;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return hs;
     },
     store,
     options: publicOptions,

@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type session from 'express-session';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { ServerEventName, ServerListener } from './events.js';
+export type { ReuseEvent, ServerEventMap, ServerEventName, ServerListener } from './events.js';
 
 export type Store = session.Store;
 /** express-session's Session with the app's data and hybrid-session's update(). */
@@ -149,6 +151,13 @@ export interface HybridSession {
   issueToken(sessionID: string): Promise<IssuedToken>;
   /** Destroys the session in the store and closes its sockets (4401). */
   revoke(sessionID: string): Promise<void>;
+  /**
+   * `'reuse'`: a rotated-out token came back to the token endpoint, so two parties held the session; it has been
+   * ended everywhere (store, cookie, sockets on every process) before the listener runs. Alert the user, log it.
+   */
+  on<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  once<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  off<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
   readonly store: Store;
   readonly options: Readonly<NormalizedPublicOptions>;
   /**

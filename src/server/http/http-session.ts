@@ -21,8 +21,8 @@ import {
   replaceData,
 } from '../store/session-object.js';
 import type { SessionData } from '../store/access.js';
-import { nearsExpiry, type VerifiedToken } from '../credentials/token.js';
-import type { NextFunction, SessionObject, Store } from '../types.js';
+import type { VerifiedToken } from '../credentials/token.js';
+import type { IssuedToken, NextFunction, SessionObject, Store } from '../types.js';
 import { updateSession } from '../store/update.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
@@ -35,6 +35,8 @@ export interface ResolvedFrom {
   token: VerifiedToken | undefined;
   data: SessionData | undefined;
   sid: string | undefined;
+  /** The current generation's token for `Session-Token`: the bearer was renewed, or another request renewed it first. */
+  renewed: IssuedToken | undefined;
 }
 
 interface Ctx {
@@ -244,10 +246,12 @@ function onHeaders(ctx: Ctx): void {
 
   // The id only changes through regenerate(), whose new session is saved at res.end().
   const regenerated = req.sessionID !== ctx.originalId;
-  const renewing = from.token !== undefined && req.sessionID === from.token.sid && nearsExpiry(from.token.expiresAt, options.tokenMaxAge);
-  if (regenerated || renewing) {
+  // A renewal was decided (and written) before the app ran (renewal.ts admitToken): every response to the same
+  // token carries the same new one.
+  const renewed = !regenerated && from.renewed !== undefined && req.sessionID === from.sid ? from.renewed : undefined;
+  if (regenerated || renewed) {
     touchOnce(ctx);
-    const { token } = issueFor(options, req.sessionID, expiresOf(sess));
+    const { token } = renewed ?? issueFor(options, req.sessionID, expiresOf(sess));
     res.setHeader(HEADERS.sessionToken, token);
     // A response carrying a credential must never sit in a shared cache.
     res.setHeader('Cache-Control', 'no-store');

@@ -18,6 +18,7 @@ import {
 } from '../store/session-object.js';
 import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
 import { updateSession } from '../store/update.js';
+import { rotationOf } from '../store/session-meta.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
@@ -149,5 +150,7 @@ export async function issueToken(core: Core, sid: string): Promise<IssuedToken> 
   const sess = inflateSession(core.store, { sessionID: sid, sessionStore: core.store }, data);
   sess.touch();
   const touched = await core.access.touch(sid, sess);
-  return issueFor(core.options, sid, touched ? expiresOf(sess) : stored);
+  // The current generation, not a rotation: the session's clients keep their tokens (a rotation here would turn
+  // them into rotated-out ones, and their next renewal into a false reuse).
+  return issueFor(core.options, sid, touched ? expiresOf(sess) : stored, Date.now(), rotationOf(data).gen);
 }
