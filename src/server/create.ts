@@ -18,6 +18,7 @@ import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, Sess
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
 import { ProofVerifier } from './credentials/proof.js';
+import { endSession, touchSession } from './lifecycle.js';
 import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
@@ -46,10 +47,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async touch(sid) {
       const data = await access.get(sid);
       if (!data) return null;
-      const stored = expiresOf(data);
       const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-      sess.touch();
-      return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
+      return touchSession(core, sid, sess, expiresOf(data));
     },
   });
   const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
@@ -135,10 +134,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),
-    async revoke(sid) {
-      await access.destroy(sid);
-      registry.revoke(sid);
-    },
+    revoke: (sid) => endSession(core, sid),
     on(event, listener) {
       events.on(event, listener);
       return hs;

@@ -128,7 +128,8 @@ export interface SessionHandle {
   update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject>;
   /**
    * New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed
-   * and its other sockets closed 4401 — or, with `keepSockets: true`, re-bound to the new id as well (their handles follow).
+   * and its other sockets closed 4401, never told the new token (DESIGN "Login moves only the caller": one of them may
+   * be an attacker's who planted the pre-login session). `keepSockets` is accepted for compatibility and changes nothing.
    */
   regenerate(options?: { keepSockets?: boolean }): Promise<RegeneratedSession>;
   /** Destroys the session; every socket of it (this one included) closes with 4401. */

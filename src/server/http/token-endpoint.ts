@@ -6,8 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS, type TokenResponse } from '../../shared/protocol.js';
 import { isHybridSessionError } from '../../shared/errors.js';
-import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import { isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
 import type { Core } from '../context.js';
+import { clearCookie, endSession } from '../lifecycle.js';
 import { freshRotation, renewToken, type Renewal } from '../renewal.js';
 import { withRotation } from '../store/session-meta.js';
 import { replyJson, replyProofRefused } from './reply.js';
@@ -70,9 +71,7 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
 
   if (renewal?.kind === 'reuse') {
     // Two parties hold this session (DESIGN "Reuse"): end it everywhere, then tell the app.
-    await access.destroy(sid!);
-    core.registry.revoke(sid!);
-    clearCookie(core, req, res);
+    await endSession(core, sid!, { req, res });
     core.events.emit('reuse', { sessionID: sid!, via: 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
     replyJson(
       res,
@@ -162,19 +161,8 @@ async function renewOrGone(core: Core, sid: string, presented: VerifiedToken | u
   }
 }
 
-function clearCookie(core: Core, req: IncomingMessage, res: ServerResponse): void {
-  const c = core.options.cookie;
-  clearSessionCookie(res, c.name, {
-    path: c.path,
-    domain: c.domain,
-    httpOnly: c.httpOnly,
-    secure: c.secure === 'auto' ? isSecure(req, core.options.proxy) : c.secure,
-    sameSite: c.sameSite,
-  });
-}
-
 async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, registry } = core;
+  const { options } = core;
   const ids = new Set<string>();
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (cookieId !== undefined) ids.add(cookieId);
@@ -182,22 +170,12 @@ async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promi
   const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
   if (verified && verified.sid !== cookieId) {
     // A bound session's token ends it only with a proof by its key: a copied token cannot log its owner out either.
-    const jkt = options.binding === 'off' ? undefined : readMeta(await access.get(verified.sid)).jkt;
+    const jkt = options.binding === 'off' ? undefined : readMeta(await core.access.get(verified.sid)).jkt;
     const proof = jkt === undefined ? undefined : proofOf(core, req, bearer.token);
     if (jkt === undefined || (proof?.ok && proof.thumbprint === jkt)) ids.add(verified.sid);
   }
-  for (const id of ids) {
-    await access.destroy(id);
-    registry.revoke(id);
-  }
-  const c = options.cookie;
-  clearSessionCookie(res, c.name, {
-    path: c.path,
-    domain: c.domain,
-    httpOnly: c.httpOnly,
-    secure: c.secure === 'auto' ? isSecure(req, options.proxy) : c.secure,
-    sameSite: c.sameSite,
-  });
+  for (const id of ids) await endSession(core, id);
+  clearCookie(core, req, res);
   res.statusCode = 204;
   res.setHeader('Cache-Control', 'no-store');
   res.end();

@@ -82,7 +82,7 @@ describe('update(fn): concurrent read-modify-write loses nothing', () => {
     }
   });
 
-  test('a function that throws writes nothing; an update of a gone session is HS_ERR_INVALID_TOKEN', async () => {
+  test('a function that throws writes nothing; an update of a gone session is HS_ERR_SESSION_ENDED', async () => {
     const app = await startApp();
     try {
       const { token } = await getToken(app.url);
@@ -98,7 +98,7 @@ describe('update(fn): concurrent read-modify-write loses nothing', () => {
       assert.equal(JSON.stringify(s[VERSION_KEY]), before, 'nothing written');
       await app.hs.revoke(handle.sessionID);
       assert.equal((await c.closed).code, 4401);
-      await assert.rejects(handle.update(() => {}), { code: 'HS_ERR_INVALID_TOKEN' });
+      await assert.rejects(handle.update(() => {}), { code: 'HS_ERR_SESSION_ENDED' });
     } finally {
       await app.stop();
     }
