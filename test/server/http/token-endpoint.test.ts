@@ -13,6 +13,7 @@ describe('POST tokenPath', () => {
       assert.match(res.headers.get('content-type')!, /^application\/json/);
       const body = (await res.json()) as any;
       assert.deepEqual(Object.keys(body).sort(), ['bound', 'created', 'expiresAt', 'storage', 'token']);
+      assert.equal(body.bound, false, 'no proof: not bound');
       assert.equal(body.created, true);
       assert.equal(body.storage, 'indexedDB');
       assert.equal(typeof body.expiresAt, 'number');
