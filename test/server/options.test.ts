@@ -95,6 +95,29 @@ describe('options are checked once, at creation', () => {
     });
   }
 
+  // What a hybrid app's author is likely to write for its pages' origin: a scheme without a host. The error says
+  // which origins those pages really send.
+  for (const wrong of ['file://', 'capacitor://', 'ionic:', 'localhost']) {
+    test(`rejects allowedOrigins ${JSON.stringify(wrong)}, naming the origins hybrid apps really send`, () => {
+      assert.throws(
+        () => hybridSession({ secret: SECRET, allowedOrigins: [wrong] }),
+        (e: unknown) => {
+          assert.ok(e instanceof HybridSessionError);
+          assert.equal(e.code, 'HS_ERR_INVALID_OPTIONS');
+          for (const origin of ['"null"', 'capacitor://localhost', 'https://localhost', 'ionic://localhost', 'http://localhost']) {
+            assert.ok(e.message.includes(origin), `${e.message} names ${origin}`);
+          }
+          return true;
+        },
+      );
+    });
+  }
+
+  test('accepts the origins Capacitor, Cordova and Ionic use', () => {
+    const hs = hybridSession({ secret: SECRET, allowedOrigins: ['capacitor://localhost', 'https://localhost', 'ionic://localhost', 'http://localhost', 'null'] });
+    hs.close();
+  });
+
   test('defaults', () => {
     const hs = hybridSession({ secret: SECRET });
     try {
@@ -108,6 +131,8 @@ describe('options are checked once, at creation', () => {
         cookie: { name: 'connect.sid', httpOnly: true, secure: 'auto', sameSite: 'lax', path: '/', domain: undefined },
         touchInterval: 60_000,
         proxy: undefined,
+        binding: 'optional',
+        proofMaxAge: 300_000,
       });
       assert.ok(Object.isFrozen(hs.options));
       assert.ok(hs.store instanceof session.Store);

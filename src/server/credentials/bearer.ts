@@ -9,17 +9,19 @@ const TOKEN_PREFIX = `${TOKEN_VERSION}.`;
 
 export interface BearerPresence {
   /**
-   * The Authorization scheme was Bearer (any case, RFC 7235) and its value carries the token's version prefix: from
-   * here on it must be valid. A value without the prefix (the app's own API key, an OAuth access token) is not ours.
+   * The Authorization scheme was Bearer or DPoP (any case, RFC 7235) and its value carries the token's version prefix:
+   * from here on it must be valid. A value without the prefix (the app's own API key, an OAuth access token) is not ours.
    */
   present: boolean;
   token: string;
+  /** The scheme was DPoP (RFC 9449 §7.1): the token is presented as bound, with a proof in the DPoP header. */
+  dpop: boolean;
 }
 
-const NO_BEARER: BearerPresence = { present: false, token: '' };
+const NO_BEARER: BearerPresence = { present: false, token: '', dpop: false };
 
 /**
- * `Authorization: Bearer v1.…`; another scheme (Basic…), or a bearer value without the version prefix (DESIGN
+ * `Authorization: Bearer v1.…` or `DPoP v1.…`; another scheme (Basic…), or a value without the version prefix (DESIGN
  * "Foreign bearer tokens"), is not a hybrid-session bearer: the request goes on as if it had none and the header is
  * left to the app untouched.
  */
@@ -28,10 +30,26 @@ export function readBearer(req: IncomingMessage): BearerPresence {
   if (typeof header !== 'string') return NO_BEARER;
   const value = header.trim();
   const space = value.search(/[ \t]/);
-  const scheme = space === -1 ? value : value.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer' || space === -1) return NO_BEARER;
+  const scheme = (space === -1 ? value : value.slice(0, space)).toLowerCase();
+  if ((scheme !== 'bearer' && scheme !== 'dpop') || space === -1) return NO_BEARER;
   const token = value.slice(space + 1).trim();
-  return token.startsWith(TOKEN_PREFIX) ? { present: true, token } : NO_BEARER;
+  return token.startsWith(TOKEN_PREFIX) ? { present: true, token, dpop: scheme === 'dpop' } : NO_BEARER;
+}
+
+/** The DPoP header's value: several headers arrive joined with ", " and are then not one JWS (proof.ts refuses them). */
+export function readProof(req: IncomingMessage): string | undefined {
+  const value = req.headers.dpop;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The URL a proof's htu must name (RFC 9449 §4.3): the request as this server saw it — the scheme it came over (TLS,
+ * or a trusted X-Forwarded-Proto with `proxy`), ws/wss for an upgrade, its Host, and the full path (mount point
+ * included, as Express's originalUrl), without the query.
+ */
+export function requestHtu(req: IncomingMessage, secure: boolean, upgrade: boolean): string {
+  const scheme = upgrade ? (secure ? 'wss' : 'ws') : secure ? 'https' : 'http';
+  return `${scheme}://${req.headers.host ?? ''}${requestPath(req)}`;
 }
 
 /** RFC 7230 tchar, as ws validates subprotocol names. */

@@ -43,8 +43,8 @@ describe('same-origin includes the scheme', () => {
 
 describe('foreign bearer values are not ours', () => {
   test('readBearer: only a value with the token version prefix is a hybrid-session bearer', () => {
-    assert.deepEqual(readBearer(fakeReq({ authorization: 'Bearer v1.abc.def' })), { present: true, token: 'v1.abc.def' });
-    assert.deepEqual(readBearer(fakeReq({ authorization: 'bearer v1.x' })), { present: true, token: 'v1.x' });
+    assert.deepEqual(readBearer(fakeReq({ authorization: 'Bearer v1.abc.def' })), { present: true, token: 'v1.abc.def', dpop: false });
+    assert.deepEqual(readBearer(fakeReq({ authorization: 'bearer v1.x' })), { present: true, token: 'v1.x', dpop: false });
     assert.equal(readBearer(fakeReq({ authorization: 'Bearer v1.' })).present, true, 'prefix with nothing after it: ours, and invalid');
     for (const value of ['Bearer sk_live_123', 'Bearer eyJhbGciOi.eyJzdWIi.sig', 'Bearer v2.abc', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Bearer V1.abc']) {
       assert.equal(readBearer(fakeReq({ authorization: value })).present, false, value);
