@@ -11,6 +11,7 @@ import { replyJson } from './reply.js';
 import { readBearer } from '../credentials/bearer.js';
 import { expiresOf, inflateSession, newCookie, newSessionId } from '../store/session-object.js';
 import type { SessionData } from '../store/access.js';
+import { provisionalData } from '../store/provisional.js';
 import { verifyToken } from '../credentials/token.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
@@ -57,7 +58,8 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
     created = true;
     sid = newSessionId();
     const cookie = newCookie(options, req);
-    await access.set(sid, { cookie });
+    // No credential named a session: provisional until something else uses it (store/provisional.ts).
+    await access.set(sid, provisionalData(cookie, options.provisionalMaxAge));
     cookieData = (cookie as unknown as { data: Record<string, unknown> }).data;
     sessionExpires = expiresOf({ cookie });
   } else {
