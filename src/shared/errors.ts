@@ -31,6 +31,11 @@ export const ERROR_CODES = {
   HS_ERR_STORE: { status: STATUS.internalError, closeCode: CLOSE_CODES.internalError },
   /** The session store is disconnected (e.g. Redis down). */
   HS_ERR_STORE_UNAVAILABLE: { status: STATUS.serviceUnavailable, closeCode: CLOSE_CODES.internalError },
+  /**
+   * The session was ended (DELETE tokenPath, destroy(), regenerate(), a revocation, expiry) after this request or
+   * socket loaded it: its save / update wrote nothing (DESIGN "Ended stays ended").
+   */
+  HS_ERR_SESSION_ENDED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
   /** A session opened more websockets than maxSocketsPerSession: its oldest closes (4408). */
   HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */

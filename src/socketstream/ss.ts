@@ -290,9 +290,8 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     });
   }
 
-  /** setUserId over a websocket: the new id is made by the server, this socket and its session's others follow it. */
+  /** setUserId over a websocket: the new id is made by the server; only this socket moves, the session's others close 4401. */
   async function changeUserOverSocket(rt: Runtime, handle: SessionHandle, data: Record<string, unknown> | null): Promise<SessionObject> {
-    // keepSockets: every socket of the session (other tabs) follows the new id instead of closing with 4401.
     const regenerated = await handle.regenerate({ keepSockets: true });
     let next = regenerated.session;
     // update(), not save(): the moved sockets can already be writing to the new id.
