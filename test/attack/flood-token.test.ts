@@ -21,7 +21,7 @@ import { DEFAULT_MAX_AGE, DEFAULT_PROVISIONAL_MAX_AGE } from '../../src/server/o
 import { noRedis } from '../helpers/env.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import { startApp, type TestApp } from '../server/helpers.ts';
-import { connections, flood, heapAfterGc, recordUnhandled, send, setCookiePair, storeLength, waitFor } from './support.ts';
+import { connections, flood, heapAfterGc, recordUnhandled, send, setCookiePair, storeLength, waitFor, type Reply } from './support.ts';
 
 /** 20x the store: 19,000 evictions prove the rule as well as 99,000 (`FLOOD_REQUESTS=100000` for the full-size run; the bench runs it). */
 const REQUESTS = Number(process.env.FLOOD_REQUESTS ?? 20_000);
@@ -42,14 +42,22 @@ async function newClient(app: TestApp): Promise<User> {
   assert.equal(r.status, 200);
   const body = JSON.parse(r.body);
   const cookie = setCookiePair(r.headers)!;
-  const sid = JSON.parse((await send(app.url + '/', { headers: { authorization: `Bearer ${body.token}` } })).body).sid as string;
-  return { token: body.token as string, cookie, sid };
+  const used = await send(app.url + '/', { headers: { authorization: `Bearer ${body.token}` } });
+  const sid = JSON.parse(used.body).sid as string;
+  // Its first use rotates the short provisional token into a full one (Session-Token), as the client library keeps.
+  return { token: nextToken(used) ?? (body.token as string), cookie, sid };
+}
+
+function nextToken(r: Reply): string | undefined {
+  const header = r.headers['session-token'];
+  return typeof header === 'string' && header ? header : undefined;
 }
 
 async function stillServed(app: TestApp, user: User, what: string): Promise<void> {
   const r = await send(app.url + '/', { headers: { authorization: `Bearer ${user.token}` } });
   assert.equal(r.status, 200, `${what} answered ${r.status}: ${r.body}`);
   assert.equal(JSON.parse(r.body).sid, user.sid, `${what} kept its session`);
+  user.token = nextToken(r) ?? user.token;
 }
 
 async function settle(app: TestApp): Promise<void> {
