@@ -18,6 +18,7 @@ import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, Sess
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
+import { isSecure } from './credentials/cookie.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
   const options = normalizeServerOptions(input);
@@ -50,7 +51,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry) };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -70,11 +71,11 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     emitter.on.call(store, 'evicted', onStoreDrop);
   }
 
-  const handles = new WeakMap<WebSocket, WebSocketSession>();
-  const upgradeReqs = new WeakMap<WebSocket, IncomingMessage>();
+  // Nothing of the upgrade request stays with the socket: regenerate() needs only
+  // whether it came over TLS, for cookie.secure 'auto'.
+  const autoSecure = options.cookie.secure === 'auto';
   const onSession = (ws: WebSocket, req: IncomingMessage, auth: { sessionID: string; expiresAt: number }) => {
-    upgradeReqs.set(ws, req);
-    registry.add(ws, auth.sessionID, auth.expiresAt);
+    registry.add(ws, auth.sessionID, auth.expiresAt, autoSecure && isSecure(req, options.proxy));
   };
   const detachers = new Set<() => void>();
 
@@ -118,14 +119,15 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     },
     authenticate: (req) => authenticate(core, req),
     sessionOf(ws): SessionHandle {
-      let handle = handles.get(ws);
-      if (handle) return handle;
+      const known = registry.handleOf(ws);
+      if (known) return known as WebSocketSession;
       const sid = registry.sessionIdOf(ws);
       if (sid === undefined) {
         throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'sessionOf(ws): this websocket was not authenticated by hs.attach() / hs.handleUpgrade(), or it has closed');
       }
-      handle = new WebSocketSession(core, ws, sid, upgradeReqs.get(ws));
-      handles.set(ws, handle);
+      // Kept in the socket's registry record: the socket's other state is there already.
+      const handle = new WebSocketSession(core, ws, sid, registry.secureOf(ws));
+      registry.setHandle(ws, handle);
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),
