@@ -17,6 +17,8 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { endSession, touchSession } from './lifecycle.js';
+import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 import { isSecure } from './credentials/cookie.js';
 
@@ -45,13 +47,12 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async touch(sid) {
       const data = await access.get(sid);
       if (!data) return null;
-      const stored = expiresOf(data);
       const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-      sess.touch();
-      return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
+      return touchSession(core, sid, sess, expiresOf(data));
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry) };
+  const events = new ServerEvents();
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry), events };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -131,9 +132,18 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),
-    async revoke(sid) {
-      await access.destroy(sid);
-      registry.revoke(sid);
+    revoke: (sid) => endSession(core, sid),
+    on(event, listener) {
+      events.on(event, listener);
+      return hs;
+    },
+    once(event, listener) {
+      events.once(event, listener);
+      return hs;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return hs;
     },
     store,
     options: publicOptions,

@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type session from 'express-session';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { ServerEventName, ServerListener } from './events.js';
+export type { ReuseEvent, ServerEventMap, ServerEventName, ServerListener } from './events.js';
 
 export type Store = session.Store;
 /** express-session's Session with the app's data and hybrid-session's update(). */
@@ -118,7 +120,8 @@ export interface SessionHandle {
   update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject>;
   /**
    * New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed
-   * and its other sockets closed 4401 — or, with `keepSockets: true`, re-bound to the new id as well (their handles follow).
+   * and its other sockets closed 4401, never told the new token (DESIGN "Login moves only the caller": one of them may
+   * be an attacker's who planted the pre-login session). `keepSockets` is accepted for compatibility and changes nothing.
    */
   regenerate(options?: { keepSockets?: boolean }): Promise<RegeneratedSession>;
   /** Destroys the session; every socket of it (this one included) closes with 4401. */
@@ -141,6 +144,13 @@ export interface HybridSession {
   issueToken(sessionID: string): Promise<IssuedToken>;
   /** Destroys the session in the store and closes its sockets (4401). */
   revoke(sessionID: string): Promise<void>;
+  /**
+   * `'reuse'`: a rotated-out token came back to the token endpoint, so two parties held the session; it has been
+   * ended everywhere (store, cookie, sockets on every process) before the listener runs. Alert the user, log it.
+   */
+  on<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  once<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  off<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
   readonly store: Store;
   readonly options: Readonly<NormalizedPublicOptions>;
   /**

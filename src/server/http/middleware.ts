@@ -12,6 +12,7 @@ import { fallbackNext, replyInvalidToken, replyJson } from './reply.js';
 import { attachHttpSession, type ResolvedFrom } from './http-session.js';
 import { readBearer, requestPath } from '../credentials/bearer.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { admitToken } from '../renewal.js';
 import { verifyToken } from '../credentials/token.js';
 import type { Middleware, NextFunction } from '../types.js';
 
@@ -60,7 +61,7 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   }
 
   if (!core.access.ready) throw core.access.unavailable();
-  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined };
+  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined, renewed: undefined };
   const bearer = readBearer(req);
   from.cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (bearer.present) {
@@ -75,7 +76,14 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
       replyInvalidToken(res, 'the session of this token has ended');
       return false;
     }
-    Object.assign(from, { via: 'bearer', token: verified, data, sid: verified.sid });
+    // Its generation: current, or the previous one within the grace (DESIGN "Token rotation"); a first use is
+    // recorded and a token past half its life rotates, both before the app runs so its own save keeps them.
+    const admitted = await admitToken(core, verified.sid, data, verified, 'request');
+    if (admitted.kind === 'refuse') {
+      replyInvalidToken(res, 'the bearer token was rotated out');
+      return false;
+    }
+    Object.assign(from, { via: 'bearer', token: verified, data: admitted.data, sid: verified.sid, renewed: admitted.renewed });
   } else if (from.cookieId !== undefined) {
     const data = await core.access.get(from.cookieId);
     // A signed cookie naming an unknown session gets a new session under a new id, never the cookie's id.

@@ -4,7 +4,8 @@
  * when no next was given, a JSON error body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HybridSessionError, isHybridSessionError } from '../../shared/errors.js';
+import { HybridSessionError, carriesForeignText, clientMessage, isHybridSessionError } from '../../shared/errors.js';
+import { warnOnce } from '../warn.js';
 import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
 import type { NextFunction } from '../types.js';
 
@@ -42,6 +43,11 @@ export function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFun
     }
     const status = isHybridSessionError(err) && err.status ? err.status : STATUS.internalError;
     const code = isHybridSessionError(err) ? err.code : 'HS_ERR_STORE';
-    replyJson(res, status, { error: code, message: err instanceof Error ? err.message : String(err) });
+    // The code and a short message only: a store's text (its address) is the app's to log, not the client's.
+    // Without a `next` there is no error handler to give it to; a warning (once) says what happened and where.
+    if (carriesForeignText(err)) {
+      warnOnce('HS_UNHANDLED_STORE_ERROR', `hybrid-session: ${err instanceof Error ? err.message : String(err)} (answered ${status}; pass a next(err) to the middleware to handle every one)`);
+    }
+    replyJson(res, status, { error: code, message: clientMessage(err) });
   };
 }

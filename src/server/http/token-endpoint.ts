@@ -4,14 +4,17 @@
  * and DELETE ends whatever session it can name (204 either way).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TokenResponse } from '../../shared/protocol.js';
-import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
-import { issueFor, type Core } from '../context.js';
+import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS, type TokenResponse } from '../../shared/protocol.js';
+import { isHybridSessionError } from '../../shared/errors.js';
+import { isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import type { Core } from '../context.js';
+import { clearCookie, endSession } from '../lifecycle.js';
+import { freshRotation, renewToken, type Renewal } from '../renewal.js';
+import { withRotation } from '../store/session-meta.js';
 import { replyJson } from './reply.js';
 import { readBearer } from '../credentials/bearer.js';
-import { expiresOf, inflateSession, newCookie, newSessionId } from '../store/session-object.js';
-import type { SessionData } from '../store/access.js';
-import { verifyToken } from '../credentials/token.js';
+import { expiresOf, newCookie, newSessionId } from '../store/session-object.js';
+import { readToken, signToken, verifyToken, type VerifiedToken } from '../credentials/token.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
 
@@ -32,45 +35,59 @@ export async function tokenEndpoint(core: Core, req: IncomingMessage, res: Serve
 }
 
 async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, store } = core;
+  const { options, access } = core;
   if (!access.ready) throw access.unavailable();
+  const now = Date.now();
+  let renewal: Renewal | undefined;
   let sid: string | undefined;
-  let data: SessionData | null = null;
-  const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
-  if (cookieId !== undefined) {
-    data = await access.get(cookieId);
-    if (data) sid = cookieId;
+  // The client's own token wins over a cookie (a planted cookie must not move it into another session). Its expiry
+  // does not matter here: the current generation renews after its own expiry, an older one is judged as reuse.
+  const bearer = readBearer(req);
+  const presented = bearer.present ? readToken(bearer.token, options.tokenKeys) : null;
+  if (presented) {
+    renewal = await renewOrGone(core, presented.sid, presented, now);
+    if (renewal) sid = presented.sid;
   }
-  if (!data) {
-    const bearer = readBearer(req);
-    const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
-    if (verified) {
-      data = await access.get(verified.sid);
-      if (data) sid = verified.sid;
+  if (!renewal) {
+    const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
+    if (cookieId !== undefined) {
+      renewal = await renewOrGone(core, cookieId, undefined, now);
+      if (renewal) sid = cookieId;
     }
+  }
+
+  if (renewal?.kind === 'reuse') {
+    // Two parties hold this session (DESIGN "Reuse"): end it everywhere, then tell the app.
+    await endSession(core, sid!, { req, res });
+    core.events.emit('reuse', { sessionID: sid!, via: 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
+    replyJson(
+      res,
+      STATUS.unauthorized,
+      { error: 'invalid_token', code: 'HS_ERR_TOKEN_REUSED', message: 'this token was rotated out and used again: the session has been ended' },
+      { [HEADERS.wwwAuthenticate]: INVALID_TOKEN_CHALLENGE, 'Cache-Control': 'no-store' },
+    );
+    return;
   }
 
   let created = false;
   let cookieData: Record<string, unknown>;
-  let sessionExpires: number;
-  if (!data || sid === undefined) {
+  let token: string;
+  let expiresAt: number;
+  if (!renewal || sid === undefined) {
     created = true;
     sid = newSessionId();
     const cookie = newCookie(options, req);
-    await access.set(sid, { cookie });
+    expiresAt = Math.floor(Math.min(now + options.tokenMaxAge, expiresOf({ cookie })));
+    const data: Record<string, unknown> = { cookie };
+    withRotation(data, freshRotation(now, expiresAt));
+    await access.set(sid, data);
+    token = signToken(sid, expiresAt, options.tokenKeys, 0);
     cookieData = (cookie as unknown as { data: Record<string, unknown> }).data;
-    sessionExpires = expiresOf({ cookie });
   } else {
-    // Asking for a token is activity: extend the session (touch) so the new token is not capped by a stale expiry.
-    const storedExpires = expiresOf(data);
-    const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-    sess.touch();
-    const touched = await access.touch(sid, sess);
-    sessionExpires = touched ? expiresOf(sess) : storedExpires;
-    cookieData = (sess.cookie as unknown as { data: Record<string, unknown> }).data;
+    ({ token, expiresAt } = renewal);
+    cookieData = (renewal.session.cookie as unknown as { data: Record<string, unknown> }).data;
   }
 
-  const { token, expiresAt } = issueFor(options, sid, sessionExpires);
   if (!(cookieData.secure && !isSecure(req, options.proxy))) {
     setSessionCookie(res, options.cookie.name, sid, options.secrets[0]!, cookieData as never);
   }
@@ -78,26 +95,26 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
   replyJson(res, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 }
 
+/** renewToken, or undefined when the session is gone (the endpoint then falls back: cookie, else a new session). */
+async function renewOrGone(core: Core, sid: string, presented: VerifiedToken | undefined, now: number): Promise<Renewal | undefined> {
+  try {
+    return await renewToken(core, sid, presented, now);
+  } catch (err) {
+    if (isHybridSessionError(err) && (err.code === 'HS_ERR_INVALID_TOKEN' || (err.code as string) === 'HS_ERR_SESSION_ENDED')) return undefined;
+    throw err;
+  }
+}
+
 async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, registry } = core;
+  const { options } = core;
   const ids = new Set<string>();
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (cookieId !== undefined) ids.add(cookieId);
   const bearer = readBearer(req);
   const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
   if (verified) ids.add(verified.sid);
-  for (const id of ids) {
-    await access.destroy(id);
-    registry.revoke(id);
-  }
-  const c = options.cookie;
-  clearSessionCookie(res, c.name, {
-    path: c.path,
-    domain: c.domain,
-    httpOnly: c.httpOnly,
-    secure: c.secure === 'auto' ? isSecure(req, options.proxy) : c.secure,
-    sameSite: c.sameSite,
-  });
+  for (const id of ids) await endSession(core, id);
+  clearCookie(core, req, res);
   res.statusCode = 204;
   res.setHeader('Cache-Control', 'no-store');
   res.end();

@@ -21,6 +21,7 @@ import { expiresOf, inflateSession } from '../store/session-object.js';
 import { closeSocket } from './socket-registry.js';
 import type { SessionData } from '../store/access.js';
 import { verifyToken } from '../credentials/token.js';
+import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
 
 const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
@@ -68,7 +69,10 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
     if (!access.ready) throw access.unavailable();
     const data = await access.get(verified.sid);
     if (!data) throw invalid('the session of this token has ended');
-    return authenticated(store, verified.sid, data, 'bearer');
+    // A rotated-out generation past the grace is 4401, like any invalid token; a first use is recorded.
+    const admitted = await admitToken(core, verified.sid, data, verified, 'handshake');
+    if (admitted.kind === 'refuse') throw invalid('the bearer token was rotated out');
+    return authenticated(store, verified.sid, admitted.data, 'bearer');
   }
 
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
