@@ -38,6 +38,9 @@ export interface Session {
   forget(): Promise<void>;
 }
 
+/** ms between tries of a timed renewal that failed (well inside the server's 60 s rotation grace). */
+const RETRY = 5000;
+
 export function createSession(options: SessionOptions): Session {
   const o = normalizeOptions(options);
   const { on, emit } = createEmitter();
@@ -67,7 +70,9 @@ export function createSession(options: SessionOptions): Session {
   const check = () => {
     if (token && renewAt) {
       if (Date.now() < renewAt) schedule();
-      else renew().catch(report);
+      // A renewal that failed (offline, its answer lost) is tried again with the same token: the server answers a
+      // lost answer with the token it already issued, so retrying never looks like reuse.
+      else renew().catch((e) => (report(e), clearTimeout(timer), (timer = later(check, RETRY))));
     }
   };
 
@@ -129,8 +134,16 @@ export function createSession(options: SessionOptions): Session {
       if (stored && stored[0] != stale) return set(stored);
       let body: TokenResponse | undefined;
       let status;
+      /** The server ended the session (a rotated-out copy of its token was used elsewhere): start over. */
+      let ended = false;
       try {
-        const res = await fetch(o.tokenUrl, { method: 'POST', credentials: 'include', headers: auth(stale) });
+        let res = await fetch(o.tokenUrl, { method: 'POST', credentials: 'include', headers: auth(stale) });
+        // The endpoint ignores invalid bearers, so its 401 invalid_token means reuse (HS_ERR_TOKEN_REUSED): the
+        // session is gone everywhere; a request without the dead token makes a new one, reported as `expired`.
+        if (res.status == 401 && stale && /invalid_token/.test(res.headers.get(HEADERS.wwwAuthenticate) || '')) {
+          ended = true;
+          res = await fetch(o.tokenUrl, { method: 'POST', credentials: 'include' });
+        }
         status = res.status;
         if (res.ok) body = await res.json();
       } catch (cause) {
@@ -143,7 +156,7 @@ export function createSession(options: SessionOptions): Session {
       store.hint(body.storage);
       await keep(body.token, body.expiresAt);
       // The server made a new session although this tab held a token: the old one is gone.
-      if (body.created && stale) emit('expired');
+      if ((body.created || ended) && stale) emit('expired');
     })
       .then(() => token)
       .finally(() => (inflight = null)));

@@ -7,6 +7,7 @@ import type { IssuedToken, Store } from './types.js';
 import type { KeyedLock } from './store/update.js';
 import type { ServerEvents } from './events.js';
 import { signToken } from './credentials/token.js';
+import type { ProofVerifier } from './credentials/proof.js';
 
 export interface Core {
   options: NormalizedOptions;
@@ -15,6 +16,8 @@ export interface Core {
   registry: SocketRegistry;
   lock: KeyedLock;
   heartbeat: Heartbeat;
+  /** DPoP proofs: verifier, nonces and this process's jti memory (credentials/proof.ts). */
+  proofs: ProofVerifier;
   /** hs.on(…) listeners (events.ts). */
   events: ServerEvents;
 }

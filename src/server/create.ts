@@ -17,6 +17,7 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { ProofVerifier } from './credentials/proof.js';
 import { endSession, touchSession } from './lifecycle.js';
 import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
@@ -51,8 +52,9 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return touchSession(core, sid, sess, expiresOf(data));
     },
   });
+  const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
   const events = new ServerEvents();
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry), events };
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry), events, proofs };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -90,6 +92,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     cookie: options.cookie,
     touchInterval: options.touchInterval,
     proxy: options.proxy,
+    binding: options.binding,
+    proofMaxAge: options.proofMaxAge,
   });
 
   const hs: HybridSession = {

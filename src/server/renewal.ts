@@ -51,13 +51,21 @@ function nextExpiry(core: Core, sess: SessionObject, now: number): number {
  * POST tokenPath (and server-side issues). `presented`: an authentic token of this session, expired or not; undefined
  * for a renewal by cookie or by the server itself. HS_ERR_SESSION_ENDED (from update()) when the session is gone.
  */
-export async function renewToken(core: Core, sid: string, presented: VerifiedToken | undefined, now = Date.now()): Promise<Renewal> {
+export async function renewToken(
+  core: Core,
+  sid: string,
+  presented: VerifiedToken | undefined,
+  now = Date.now(),
+  /** Device binding's check on the fresh session (token-endpoint.ts): throws to refuse; true when it wrote to `s`. */
+  guard?: (s: SessionObject) => boolean,
+): Promise<Renewal> {
   const { options } = core;
   const generation = presented?.generation;
   let didRotate = false;
   try {
     const sess = await updateSession(core, sid, inflater(core, sid), (s) => {
       // update() may call this again on a fresh read (another writer won the compare-and-set): decide again.
+      const wrote = guard?.(s) ?? false;
       const state = rotationOf(s);
       const verdict = judge(state, generation, 'endpoint', now, options.rotationGrace);
       didRotate = verdict === VERDICTS.rotate;
@@ -72,6 +80,8 @@ export async function renewToken(core: Core, sid: string, presented: VerifiedTok
         withRotation(s, { ...state, exp: nextExpiry(core, s, now) });
         return;
       }
+      // A (re)binding is a write of its own: kept, unless the session is about to end for reuse.
+      if (wrote && verdict !== VERDICTS.reuse) return;
       throw new NoWrite(verdict, state, s);
     });
     const state = rotationOf(sess);

@@ -74,6 +74,14 @@ export interface HybridSessionOptions {
    */
   revocation?: { redis: RevocationRedisClient; channel?: string };
   /**
+   * Device binding (DPoP, RFC 9449): 'optional' (default) binds a session at its first token request that carries a
+   * valid proof, and from then on its tokens need proofs by that key; 'required' also refuses token requests without
+   * one; 'off' ignores proofs.
+   */
+  binding?: 'off' | 'optional' | 'required';
+  /** ms either side of the server's clock a proof's iat may be; default 300 000. A proof with the server's nonce is fresh anyway. */
+  proofMaxAge?: number;
+  /**
    * Open websockets one session may hold (DESIGN "Bounds"); a new one past it closes the session's oldest with 4408
    * ("too many connections"). Default 32: tabs and devices of one user, not a token replayed a thousand times.
    */
@@ -171,6 +179,8 @@ export interface NormalizedPublicOptions {
   cookie: Readonly<Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined }>;
   touchInterval: number;
   proxy: boolean | undefined;
+  binding: 'off' | 'optional' | 'required';
+  proofMaxAge: number;
 }
 
 export type { ServerResponse, IncomingMessage };

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HybridSessionError, carriesForeignText, clientMessage, isHybridSessionError } from '../../shared/errors.js';
 import { warnOnce } from '../warn.js';
-import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
+import { DPOP_ALG, DPOP_SCHEME, HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
+import type { RefusedProof } from '../credentials/proof.js';
 import type { NextFunction } from '../types.js';
 
 export { HybridSessionError, isHybridSessionError };
@@ -27,6 +28,25 @@ export function replyInvalidToken(res: ServerResponse, description: string): voi
     STATUS.unauthorized,
     { error: 'invalid_token', code: 'HS_ERR_INVALID_TOKEN', message: description },
     { [HEADERS.wwwAuthenticate]: INVALID_TOKEN_CHALLENGE, 'Cache-Control': 'no-store' },
+  );
+}
+
+/**
+ * RFC 9449 §7.1 / §8: a DPoP proof missing, wrong, by another key, or stale (use_dpop_nonce). The current nonce goes
+ * with every such answer, so a client whose clock is off can retry once with it (a refused thief gains nothing by it:
+ * the nonce is no credential).
+ */
+export function replyProofRefused(res: ServerResponse, refused: RefusedProof, nonce: string): void {
+  const error = refused.code === 'HS_ERR_USE_DPOP_NONCE' ? 'use_dpop_nonce' : 'invalid_dpop_proof';
+  replyJson(
+    res,
+    STATUS.unauthorized,
+    { error, code: refused.code, message: refused.message },
+    {
+      [HEADERS.wwwAuthenticate]: `${DPOP_SCHEME} algs="${DPOP_ALG}", error="${error}"`,
+      [HEADERS.dpopNonce]: nonce,
+      'Cache-Control': 'no-store',
+    },
   );
 }
 

@@ -13,10 +13,11 @@ describe('POST tokenPath', () => {
       assert.match(res.headers.get('content-type')!, /^application\/json/);
       const body = (await res.json()) as any;
       assert.deepEqual(Object.keys(body).sort(), ['bound', 'created', 'expiresAt', 'storage', 'token']);
+      assert.equal(body.bound, false, 'no proof: not bound');
       assert.equal(body.created, true);
       assert.equal(body.storage, 'indexedDB');
       assert.equal(typeof body.expiresAt, 'number');
-      assert.ok(body.expiresAt > Date.now() + 29 * 24 * 3600 * 1000);
+      assert.ok(body.expiresAt > Date.now() + 59 * 60 * 1000 && body.expiresAt <= Date.now() + 3600 * 1000, "tokenMaxAge: 1 hour by default");
       const [cookie] = res.headers.getSetCookie();
       assert.match(cookie!, /^connect\.sid=s%3A.+; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/);
       assert.doesNotMatch(cookie!, /Secure/, 'secure: auto over plain http');
