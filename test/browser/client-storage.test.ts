@@ -9,7 +9,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { noChromium } from '../helpers/env.ts';
 import { inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
-const KEY = 'hybrid-session';
+/** The default key names the API's origin too (two APIs on one page origin never share a slot). */
+const keyOf = (api: Api) => `hybrid-session:${api.url}`;
 
 describe('token storage in the browser', { skip: noChromium, timeout: 180_000 }, () => {
   let browser: Browser;
@@ -41,7 +42,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       { url, storage },
     );
 
-  const readIndexedDB = (page: Page) =>
+  const readIndexedDB = (page: Page, from = api) =>
     page.evaluate(
       (key) =>
         new Promise<unknown>((resolve, reject) => {
@@ -55,7 +56,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
             get.onerror = () => reject(get.error);
           };
         }),
-      KEY,
+      keyOf(from),
     );
 
   test("IndexedDB ('auto', the server's default hint): persisted, and a reload reuses it without asking", async () => {
@@ -81,8 +82,8 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       const first = await startAndUse(page, lsApi.url);
       assert.equal(first.storage, 'localStorage');
       assert.deepEqual(first.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'hint' }]);
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
-      assert.equal(await readIndexedDB(page), undefined, 'nothing left behind in IndexedDB');
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(lsApi)), first.token);
+      assert.equal(await readIndexedDB(page, lsApi), undefined, 'nothing left behind in IndexedDB');
       const posts = lsApi.tokenRequests.POST;
       await page.reload();
       await page.waitForFunction(() => 'start' in window);
@@ -99,7 +100,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
     await withPage(async (page) => {
       const first = await startAndUse(page, api.url, 'localStorage');
       assert.equal(first.storage, 'localStorage');
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), first.token);
       await page.reload();
       await page.waitForFunction(() => 'start' in window);
       const second = await startAndUse(page, api.url, 'localStorage');
@@ -148,7 +149,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
         const r = await startAndUse(page, api.url);
         assert.equal(r.storage, 'localStorage');
         assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'timeout' }]);
-        assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+        assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
         assert.equal(r.me.auth, `Bearer ${r.token}`);
       },
       () => {
@@ -219,7 +220,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
 
   test('a corrupt stored token is discarded, never sent, and replaced', async () => {
     await withPage(async (page) => {
-      await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), KEY);
+      await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), keyOf(api));
       const seen: string[] = [];
       page.on('request', (req) => {
         const auth = req.headers()['authorization'];
@@ -228,7 +229,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       const posts = api.tokenRequests.POST;
       const r = await startAndUse(page, api.url, 'localStorage');
       assert.notEqual(r.token, 'garbage token <x>');
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
       assert.equal(api.tokenRequests.POST, posts + 1);
       assert.ok(seen.every((a) => !a.includes('garbage')));
     });

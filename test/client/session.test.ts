@@ -3,7 +3,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { http, HttpResponse } from 'msw';
 import { createSession, isHybridSessionError } from '../../src/client/index.ts';
-import { API, mapStorage, mswServer, nextEvent, tokenEndpoint, TOKEN_URL, uniqueKey } from './support.ts';
+import { API, invalidToken, mapStorage, mswServer, nextEvent, tokenEndpoint, TOKEN_URL, uniqueKey } from './support.ts';
 
 const server = mswServer();
 after(() => server.close());
@@ -66,11 +66,28 @@ describe('ready()', () => {
     assert.equal(await s.ready(), 'v1.tok1');
   });
 
-  test('a 5xx or a body without a valid token rejects, status carried', async () => {
+  test('a 5xx or a body without a valid token rejects with HS_ERR_ENDPOINT, the request and status named', async () => {
     server.use(http.post(TOKEN_URL, () => HttpResponse.json({ token: 'bad token' }, { status: 503 })));
     const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
-    await assert.rejects(s.ready(), { code: 'HS_ERR_NETWORK', status: 503 });
+    await assert.rejects(s.ready(), { code: 'HS_ERR_ENDPOINT', status: 503, message: 'POST /session/token: 503' });
     assert.equal(s.token, null);
+    server.use(http.post(TOKEN_URL, () => HttpResponse.json({ token: 'no-prefix' })));
+    await assert.rejects(s.ready(), { code: 'HS_ERR_ENDPOINT', status: 200, message: 'POST /session/token: 200 without a token' });
+  });
+
+  test('a 401 invalid_token from the endpoint (the server ended the session): HS_ERR_EXPIRED, the token dropped, `expired`', async () => {
+    const endpoint = tokenEndpoint();
+    server.use(...endpoint.handlers);
+    const key = uniqueKey();
+    const storage = mapStorage();
+    const s = createSession({ url: API, storage, key });
+    await s.ready();
+    server.use(http.post(TOKEN_URL, () => invalidToken()));
+    const expired = nextEvent(s, 'expired');
+    await assert.rejects(s.renew(), { code: 'HS_ERR_EXPIRED', status: 401 });
+    await expired;
+    assert.equal(s.token, null);
+    assert.equal(storage.map.get(key), undefined);
   });
 });
 
@@ -112,12 +129,14 @@ describe('renewal', () => {
     assert.equal(expiredEvents, 1);
   });
 
-  test('the token is renewed by itself at half-life', async () => {
+  test('the token is renewed by itself at half-life, never sooner than the floor', async () => {
+    // Half of 400 ms is under the 5 s floor: renewed at the floor (doubled once for that short answer), not at 200 ms.
     const endpoint = tokenEndpoint({ life: 400 });
     server.use(...endpoint.handlers);
     const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
     await s.ready();
-    assert.equal(await nextEvent(s, 'token'), 'v1.tok2');
+    assert.ok(s.expiresAt! > Date.now() - 400);
+    assert.equal(await nextEvent(s, 'token', 60_000), 'v1.tok2');
     assert.equal(endpoint.state.bearers[1], 'Bearer v1.tok1');
     assert.ok(s.expiresAt! > Date.now());
     // Its timer would go on renewing every 200 ms, into the next tests' endpoints.
