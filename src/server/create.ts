@@ -17,7 +17,7 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
-import { authenticate, handleUpgrade } from './websocket/upgrade.js';
+import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
   const options = normalizeServerOptions(input);
@@ -80,6 +80,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const publicOptions: NormalizedPublicOptions = Object.freeze({
     maxAge: options.maxAge,
     tokenMaxAge: options.tokenMaxAge,
+    rotationGrace: options.rotationGrace,
     tokenPath: options.tokenPath,
     allowQueryToken: options.allowQueryToken,
     storage: options.storage,
@@ -99,9 +100,10 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // Several WebSocketServers on one server: each takes its own `path`; the first attached match wins.
         const w = wss as WebSocketServer & { options: { path?: string } };
-        if (w.options.path && !wss.shouldHandle(req)) return;
+        if (w.options.path && !wss.shouldHandle(req)) return refuseIfUnclaimed(server as never, req, socket);
         handleUpgrade(core, onSession, wss, req, socket, head);
       };
+      (listener as { [kOwnListener]?: boolean })[kOwnListener] = true;
       server.on('upgrade', listener);
       const detach = () => {
         server.removeListener('upgrade', listener);

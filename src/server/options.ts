@@ -10,6 +10,10 @@ import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './websocket/
 import { warnOnce } from './warn.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
+/** A token's own life (DESIGN "Token rotation"): short, so a copied token is worth little; renewed at half-life. */
+export const DEFAULT_TOKEN_MAX_AGE = 60 * 60 * 1000;
+/** How long the previous generation still works on requests and handshakes after a rotation (in-flight, tabs not told). */
+export const DEFAULT_ROTATION_GRACE = 60_000;
 /** ms between websocket pings (ws's own examples use 30 s); a peer silent for two of them is dropped. */
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
@@ -47,6 +51,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
+  rotationGrace: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
 const COOKIE_KEYS: ReadonlySet<string> = new Set(
@@ -209,7 +214,8 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     }
   }
   const maxAge = positiveMs(input.maxAge, 'maxAge', DEFAULT_MAX_AGE);
-  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', maxAge), maxAge);
+  const tokenMaxAge = Math.min(positiveMs(input.tokenMaxAge, 'tokenMaxAge', DEFAULT_TOKEN_MAX_AGE), maxAge);
+  const rotationGrace = positiveMs(input.rotationGrace, 'rotationGrace', DEFAULT_ROTATION_GRACE);
   const tokenPath = input.tokenPath ?? TOKEN_PATH;
   if (typeof tokenPath !== 'string' || !tokenPath.startsWith('/') || /[?#\s]/.test(tokenPath)) fail('`tokenPath` must be a path starting with "/"');
   const allowQueryToken = input.allowQueryToken ?? false;
@@ -225,6 +231,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     store,
     maxAge,
     tokenMaxAge,
+    rotationGrace,
     tokenPath,
     allowQueryToken,
     storage: storageHint(input.ws),

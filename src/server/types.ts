@@ -31,8 +31,13 @@ export interface HybridSessionOptions {
   store?: Store;
   /** Session lifetime in ms, renewed by activity; default 30 days. */
   maxAge?: number;
-  /** Token lifetime in ms; default maxAge. A token never outlives its session. */
+  /** Token lifetime in ms; default 1 hour (renewed at half-life). A token never outlives its session. */
   tokenMaxAge?: number;
+  /**
+   * ms the previous token generation keeps working on requests and handshakes after a rotation (requests in flight,
+   * tabs not yet told); default 60 000. Past it, presenting it to the token endpoint counts as reuse.
+   */
+  rotationGrace?: number;
   cookie?: CookieOptions;
   /** default '/session/token', matched against the full request path (mount point included) */
   tokenPath?: string;
@@ -144,6 +149,7 @@ export interface HybridSession {
 export interface NormalizedPublicOptions {
   maxAge: number;
   tokenMaxAge: number;
+  rotationGrace: number;
   tokenPath: string;
   allowQueryToken: boolean;
   storage: 'indexedDB' | 'localStorage' | 'memory';

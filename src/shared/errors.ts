@@ -12,6 +12,11 @@ export const ERROR_CODES = {
   /** Token malformed, forged, expired, signed with an unknown secret, or naming a session that is gone. */
   HS_ERR_INVALID_TOKEN: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
   /**
+   * A rotated-out token came back to the token endpoint: two parties held the session, so it was ended everywhere
+   * (DESIGN "Token rotation and reuse detection"). Answered like an invalid token (401 invalid_token / 4401).
+   */
+  HS_ERR_TOKEN_REUSED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /**
    * A DPoP proof (RFC 9449) missing where the session is bound, or wrong: signature, typ, alg, jwk, htm/htu, iat,
    * ath, a replayed jti, or a key other than the bound one. WWW-Authenticate: DPoP error="invalid_dpop_proof".
    */

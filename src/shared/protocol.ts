@@ -79,6 +79,9 @@ export const RPC_ERRORS = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  /** An answer that cannot be encoded as JSON (a BigInt, a cycle, nesting deeper than the stack). */
+  internalError: -32603,
+  /** An action that threw, or a call refused because too many of this socket's calls are running. */
   actionFailed: -32000,
 } as const;
 

@@ -67,6 +67,11 @@ export function normalizeEndArgs(args: unknown[]): { args: unknown[]; joined: bo
   return { args: callback ? [text, 'utf8', callback] : [text, 'utf8'], joined: true };
 }
 
+/** What `res.end(chunk)` accepts as its first argument (a callback counts: `res.end(cb)`). */
+function isBody(chunk: unknown): boolean {
+  return chunk == null || typeof chunk === 'string' || typeof chunk === 'function' || chunk instanceof Uint8Array;
+}
+
 /**
  * Wrap `res.end` for one route call: accept the docs' call, then wait for `beforeEnd` (the session save, and any
  * `setUserId` still running) before the real `end`, so headers set by them (cookie, Session-Token) still go out.
@@ -79,13 +84,30 @@ export function wrapEnd(res: ServerResponse, beforeEnd: () => Promise<void>, onE
     if (ending) return end.apply(res, args);
     ending = true;
     const normalized = normalizeEndArgs(args);
+    if (!isBody(normalized.args[0])) {
+      // res.end(1) and the like, a bug in the route: Node would throw later, in a promise callback where nothing
+      // catches it (an unhandled rejection ends the process). Answered 500; the app's handler hears why.
+      onError(new TypeError(`res.end(chunk): chunk must be a string or a Buffer, got ${typeof normalized.args[0]}`));
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.removeHeader('Content-Length');
+      }
+      normalized.args = ['Internal Server Error'];
+    }
     if (normalized.joined && !res.headersSent && !res.hasHeader('Content-Type')) {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     }
     beforeEnd().then(
       () => {
         res.end = end as typeof res.end;
-        end.apply(res, normalized.args);
+        try {
+          end.apply(res, normalized.args);
+        } catch (error) {
+          // Whatever else Node's end() throws on: in this promise callback it would be an unhandled rejection.
+          onError(error);
+          if (!res.writableEnded) res.destroy();
+        }
       },
       (error: unknown) => {
         res.end = end as typeof res.end;

@@ -58,6 +58,19 @@ export function rpcError(id: JsonRpcId, code: number, message: string, data?: Js
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
+/**
+ * The text of one answer. An action may answer anything (a BigInt, a cycle, params echoed 100,000 deep, which
+ * JSON.stringify overflows the stack on): such an answer becomes a -32603 error to that caller, never a throw.
+ */
+export function encodeResponse(response: JsonRpcResponse, onError: (error: unknown) => void): string {
+  try {
+    return JSON.stringify(response);
+  } catch (error) {
+    onError(error);
+    return JSON.stringify(rpcError(response.id, RPC_ERRORS.internalError, 'Internal error: the answer could not be encoded as JSON'));
+  }
+}
+
 function isError(value: unknown): value is Error & { code?: unknown } {
   return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
 }
@@ -131,12 +144,14 @@ export class RpcRouter<SS = unknown> {
       return rpcError(id ?? null, RPC_ERRORS.invalidRequest, 'Invalid Request: params must be an array');
     }
     const isNotification = !('id' in m);
-    const pending = this.#dispatch(id ?? null, m.method, (m.params as unknown[] | undefined) ?? [], conn, isNotification);
-    // A notification gets no answer, so nothing waits for its `res` (which it may never call).
-    return isNotification ? null : pending;
+    let ran: Promise<void> = Promise.resolve();
+    const pending = this.#dispatch(id ?? null, m.method, (m.params as unknown[] | undefined) ?? [], conn, isNotification, (p) => (ran = p));
+    // A notification gets no answer, so nothing waits for its `res` (which it may never call); it settles once it
+    // answered or its action returned, so a caller that bounds calls in flight (rpc.maxInFlight) counts it too.
+    return isNotification ? Promise.race([pending, ran]).then(() => null) : pending;
   }
 
-  #dispatch(id: JsonRpcId, method: string, params: unknown[], conn: RpcConnection, isNotification: boolean): Promise<JsonRpcResponse> {
+  #dispatch(id: JsonRpcId, method: string, params: unknown[], conn: RpcConnection, isNotification: boolean, onRun: (ran: Promise<void>) => void): Promise<JsonRpcResponse> {
     const notFound = () => rpcError(id, RPC_ERRORS.methodNotFound, `Method not found: ${method}`);
     if (!METHOD_NAME.test(method)) return Promise.resolve(notFound());
     const dot = method.lastIndexOf('.');
@@ -212,7 +227,7 @@ export class RpcRouter<SS = unknown> {
         // An async action's rejection is an error like a throw; its resolved value is ignored: `res` answers.
         await action.apply(actions, params);
       };
-      run().catch(fail);
+      onRun(run().catch(fail));
     });
   }
 }

@@ -59,7 +59,16 @@ export interface SocketStreamSettings extends PassThroughOptions {
   tokenMaxAge?: number;
   /** hybridSession's: trust X-Forwarded-Proto for `secure: 'auto'`. */
   proxy?: boolean;
+  /** `maxInFlight`: RPC calls running at once per socket (default 64); past it the socket is not read (Bounds). */
+  rpc?: SocketStreamRpcOptions;
 }
+
+export interface SocketStreamRpcOptions {
+  maxInFlight?: number;
+}
+
+/** DESIGN "Bounds": per socket, at most this many calls run at once. */
+export const DEFAULT_RPC_MAX_IN_FLIGHT = 64;
 
 export interface SocketStreamOptions extends SocketStreamSettings {
   /** hybridSession's names, accepted at the top level too (they land in `ss.session.options`). */
@@ -84,12 +93,14 @@ export interface NormalizedSettings {
   readonly allowQueryToken: boolean;
   readonly tokenMaxAge: number | undefined;
   readonly proxy: boolean | undefined;
+  readonly rpcMaxInFlight: number;
   /** The server options passed through as set (hybridSession() checks them). */
   readonly passThrough: Readonly<PassThroughOptions>;
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['session', 'ws', ...PASS_THROUGH_KEYS],
+  '': ['session', 'ws', 'rpc', ...PASS_THROUGH_KEYS],
+  rpc: ['maxInFlight'],
   session: ['maxAge', 'secret', 'cookie'],
   'session.cookie': ['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain'],
   ws: ['path', 'client', 'heartbeat'],
@@ -232,6 +243,8 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
   if (raw.tokenMaxAge !== undefined && (typeof raw.tokenMaxAge !== 'number' || !(raw.tokenMaxAge > 0))) {
     throw invalid('tokenMaxAge must be a positive number of milliseconds');
   }
+  const maxInFlight = raw.rpc?.maxInFlight ?? DEFAULT_RPC_MAX_IN_FLIGHT;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw invalid('rpc.maxInFlight must be a positive integer');
   const origins = raw.allowedOrigins;
   if (origins !== undefined && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     throw invalid('allowedOrigins must be an array of origins or a function');
@@ -250,6 +263,7 @@ export function normalizeSettings(raw: SocketStreamSettings, warn: (message: str
     allowQueryToken: raw.allowQueryToken ?? false,
     tokenMaxAge: raw.tokenMaxAge,
     proxy: raw.proxy,
+    rpcMaxInFlight: maxInFlight,
     passThrough: Object.freeze(Object.fromEntries(PASS_THROUGH_KEYS.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]]))),
   });
 }

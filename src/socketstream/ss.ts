@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { hybridSession, type HybridSession, type HybridSessionOptions, type SessionHandle, type SessionObject } from '../server/index.js';
 import { HybridSessionError } from '../shared/errors.js';
-import { RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
+import { RPC_ERRORS, RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
 import { HttpRoutes, wrapEnd, type RouteHandler } from './http-route.js';
-import { RpcRouter, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
+import { InFlightGate } from './in-flight.js';
+import { RpcRouter, encodeResponse, rpcError, type JsonRpcResponse, type ActionModule, type RpcConnection, type RpcRequest } from './rpc.js';
 import { decorateSession, type SessionBinding } from './session-methods.js';
 import {
   checkKeys,
@@ -108,6 +108,26 @@ function send(ws: WebSocket, message: unknown): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
 }
 
+/**
+ * Calls read before the socket paused (one read can hold thousands of small frames) wait in order, up to this many
+ * times rpc.maxInFlight; past that each is answered -32000 at once instead of kept.
+ */
+const QUEUE_FACTOR = 16;
+
+/** The -32000 answer to a call refused because too many of its socket's calls are running (none for a notification). */
+function tooManyRequests(text: string): JsonRpcResponse | null {
+  let id: unknown = null;
+  try {
+    const m = JSON.parse(text) as { id?: unknown } | null;
+    if (typeof m !== 'object' || m === null || !('id' in m)) return null;
+    id = m.id;
+  } catch {
+    // unparsable: answered with a null id, as a parse error would be
+  }
+  const valid = id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+  return rpcError(valid ? (id as string | number | null) : null, RPC_ERRORS.actionFailed, 'too many requests');
+}
+
 function compact<T extends object>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
@@ -191,7 +211,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
       await store.close();
       throw error;
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_RPC_MESSAGE });
+    const wss = new WebSocketServer({ noServer: true, path: settings.wsPath, maxPayload: MAX_RPC_MESSAGE });
     const rt: Runtime = { settings, hs, wss, store, sockets: new Map(), attached: [] };
     wss.on('connection', (ws: WebSocket, req: IncomingMessage) => onConnection(rt, ws, req));
     return rt;
@@ -254,11 +274,19 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     // Without a listener a protocol error on one socket would be thrown as an uncaught 'error' event.
     ws.on('error', () => {});
     ws.on('close', () => rt.sockets.delete(ws));
+    const onRpcError = (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`);
+    const answer = (response: JsonRpcResponse | null) => {
+      if (response && ws.readyState === ws.OPEN) ws.send(encodeResponse(response, onRpcError));
+    };
+    // Bounds: at most rpcMaxInFlight calls of this socket run at once; past it the socket is not read.
+    const gate = new InFlightGate(rt.settings.rpcMaxInFlight, rt.settings.rpcMaxInFlight * QUEUE_FACTOR, {
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
+    });
     ws.on('message', (data) => {
-      router.handleMessage(textOf(data), rpc).then(
-        (response) => response && send(ws, response),
-        (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`),
-      );
+      const text = textOf(data);
+      const accepted = gate.submit(() => router.handleMessage(text, rpc).then(answer).catch(onRpcError));
+      if (!accepted) answer(tooManyRequests(text));
     });
   }
 
@@ -360,21 +388,15 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     const addRequest = server.listenerCount('request') === 0;
     const onRequest = (req: IncomingMessage, res: ServerResponse) => middleware(req, res);
     if (addRequest) server.on('request', onRequest);
-    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (pathOf(req.url) === rt.settings.wsPath) {
-        rt.hs.handleUpgrade(rt.wss, req, socket, head);
-      } else if (server.listenerCount('upgrade') === 1) {
-        // Nobody else serves upgrades here: refuse rather than leave the socket hanging.
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      }
-    };
-    server.on('upgrade', onUpgrade);
+    // The wss is bound to wsPath: hs.attach() authenticates its upgrades and answers any other path 404 (and
+    // destroys the socket, its reset included) unless another 'upgrade' listener of the app's is there to serve it.
+    const detachUpgrades = rt.hs.attach(server, rt.wss);
     return {
       server,
       own,
       detach() {
         if (addRequest) server.off('request', onRequest);
-        server.off('upgrade', onUpgrade);
+        detachUpgrades();
       },
     };
   }

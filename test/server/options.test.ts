@@ -100,7 +100,8 @@ describe('options are checked once, at creation', () => {
     try {
       assert.deepEqual({ ...hs.options, cookie: { ...hs.options.cookie } }, {
         maxAge: 30 * 24 * 3600 * 1000,
-        tokenMaxAge: 30 * 24 * 3600 * 1000,
+        tokenMaxAge: 3600 * 1000,
+        rotationGrace: 60_000,
         tokenPath: '/session/token',
         allowQueryToken: false,
         storage: 'indexedDB',
@@ -120,6 +121,14 @@ describe('options are checked once, at creation', () => {
     const o = normalizeServerOptions({ secret: SECRET, maxAge: 40_000, tokenMaxAge: 90_000 });
     assert.equal(o.touchInterval, 10_000);
     assert.equal(o.tokenMaxAge, 40_000);
+  });
+
+  test('rotationGrace: a positive number of ms, default 60 s', () => {
+    assert.equal(normalizeServerOptions({ secret: SECRET }).rotationGrace, 60_000);
+    assert.equal(normalizeServerOptions({ secret: SECRET, rotationGrace: 1_500 }).rotationGrace, 1_500);
+    for (const bad of [0, -1, NaN, Infinity, '60000', null]) {
+      assert.throws(() => normalizeServerOptions({ secret: SECRET, rotationGrace: bad } as never), { code: 'HS_ERR_INVALID_OPTIONS' });
+    }
   });
 
   test('storage hint from ws.client (DESIGN "Storage hint")', () => {

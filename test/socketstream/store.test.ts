@@ -115,16 +115,16 @@ describe('the Redis store, against a real redis-server', { skip: noRedis }, () =
     const probe = createClient({ url: redis.url });
     await probe.connect();
     try {
-      assert.equal(await cas(0, { cookie: {}, n: 1, __hsVersion: 1 }), false, 'no session: nothing to compare against');
+      assert.equal(await cas(0, { cookie: {}, n: 1, __hs: { v: 1 } }), false, 'no session: nothing to compare against');
       await new Promise<void>((resolve, reject) => store.set('s1', { cookie: {}, n: 0 }, (e) => (e ? reject(e) : resolve())));
-      assert.equal(await cas(0, { cookie: {}, n: 1, __hsVersion: 1 }), true);
-      assert.equal(await cas(0, { cookie: {}, n: 2, __hsVersion: 1 }), false, 'a stale version loses');
-      assert.equal(await cas(1, { cookie: {}, n: 2, __hsVersion: 2 }), true);
-      assert.deepEqual(JSON.parse((await probe.get('cas:s1'))!), { cookie: {}, n: 2, __hsVersion: 2 });
+      assert.equal(await cas(0, { cookie: {}, n: 1, __hs: { v: 1 } }), true);
+      assert.equal(await cas(0, { cookie: {}, n: 2, __hs: { v: 1 } }), false, 'a stale version loses');
+      assert.equal(await cas(1, { cookie: {}, n: 2, __hs: { v: 2 } }), true);
+      assert.deepEqual(JSON.parse((await probe.get('cas:s1'))!), { cookie: {}, n: 2, __hs: { v: 2 } });
       const ttl = await probe.ttl('cas:s1');
       assert.ok(ttl > 100 && ttl <= 120, `ttl ${ttl}`);
       const expires = new Date(Date.now() + 30_000).toISOString();
-      assert.equal(await cas(2, { cookie: { expires }, n: 3, __hsVersion: 3 }), true);
+      assert.equal(await cas(2, { cookie: { expires }, n: 3, __hs: { v: 3 } }), true);
       const ttl2 = await probe.ttl('cas:s1');
       assert.ok(ttl2 > 20 && ttl2 <= 30, `ttl from cookie.expires ${ttl2}`);
     } finally {

@@ -1,6 +1,9 @@
 /**
- * Session tokens: `v1.<b64url sid>.<expiry ms>.<b64url HMAC-SHA256>`. Only base64url characters and dots, so a
- * token is a valid subprotocol value and RFC 6750 b64token. Everything here is pure CPU: a token is judged
+ * Session tokens: `v1.<b64url sid>.<expiry ms>.<generation>.<b64url HMAC-SHA256>`. Only base64url characters and
+ * dots, so a token is a valid subprotocol value and RFC 6750 b64token. The generation counts the session's token
+ * rotations (DESIGN "Token rotation"): the session keeps the current one, so a rotated-out token is recognised.
+ * A token without the generation segment (issued before rotation existed) reads as generation 0; servers from
+ * before rotation refuse the new layout cleanly (their expiry parse fails after the MAC matched). Everything here is pure CPU: a token is judged
  * (shape, MAC, expiry) before anyone looks at the store, so forged tokens cost no store traffic.
  *
  * verifyToken runs on every request and handshake, and the HMAC is the one cost it cannot avoid: everything
@@ -14,6 +17,8 @@ const MAC_BYTES = 32;
 const MAC_CHARS = 43;
 const PREFIX = `${TOKEN_VERSION}.`;
 const DOT = 0x2e;
+/** 15 decimal digits: what readToken parses (a session renewing every second would need 31 million years). */
+const MAX_GENERATION = 999_999_999_999_999;
 /** `v1.` + one sid character + `.` + one expiry digit + `.` + MAC. */
 const MIN_LENGTH = PREFIX.length + 4 + MAC_CHARS;
 
@@ -76,26 +81,38 @@ function keyObject(key: Buffer): KeyObject {
 export interface VerifiedToken {
   sid: string;
   expiresAt: number;
+  /** Which rotation of its session this token is (0 for the first). */
+  generation: number;
 }
 
 function mac(key: Buffer, payload: string): Buffer {
   return createHmac('sha256', keyObject(key)).update(payload).digest();
 }
 
-/** Signs with the first key. `expiresAt` is whole ms since epoch. */
-export function signToken(sid: string, expiresAt: number, keys: readonly Buffer[]): string {
-  const payload = `${PREFIX}${Buffer.from(sid, 'utf8').toString('base64url')}.${Math.floor(expiresAt)}`;
+/** Signs with the first key. `expiresAt` is whole ms since epoch; the same arguments always give the same token. */
+export function signToken(sid: string, expiresAt: number, keys: readonly Buffer[], generation = 0): string {
+  if (!Number.isSafeInteger(generation) || generation < 0 || generation > MAX_GENERATION) throw new RangeError('signToken: generation must be an integer from 0 to 10^15 - 1');
+  const payload = `${PREFIX}${Buffer.from(sid, 'utf8').toString('base64url')}.${Math.floor(expiresAt)}.${generation}`;
   return `${payload}.${mac(keys[0]!, payload).toString('base64url')}`;
 }
 
 /**
- * null for anything but an authentic, unexpired token. Before the MAC: length, version prefix, and the MAC part
- * (43 canonical base64url characters, decoded by hand into a reused buffer); the rest of the token is covered by
- * the MAC, so it is parsed only once the MAC matched. The MAC is compared with timingSafeEqual (both are 32 bytes).
- * Keys are tried in order (rotation) until one matches: a forged token is checked against every key, and an
- * authentic one stops at its own key, which tells its holder nothing new.
+ * null for anything but an authentic, unexpired token (readToken, then the expiry).
  */
 export function verifyToken(token: unknown, keys: readonly Buffer[], now = Date.now()): VerifiedToken | null {
+  const read = readToken(token, keys);
+  return read !== null && read.expiresAt > now ? read : null;
+}
+
+/**
+ * null for anything but an authentic token, expired or not: the token endpoint renews the current generation even
+ * after its own expiry, and judges an old one as reuse rather than as garbage. Before the MAC: length, version
+ * prefix, and the MAC part (43 canonical base64url characters, decoded by hand into a reused buffer); the rest of
+ * the token is covered by the MAC, so it is parsed only once the MAC matched. The MAC is compared with
+ * timingSafeEqual (both are 32 bytes). Keys are tried in order (rotation) until one matches: a forged token is
+ * checked against every key, and an authentic one stops at its own key, which tells its holder nothing new.
+ */
+export function readToken(token: unknown, keys: readonly Buffer[]): VerifiedToken | null {
   if (typeof token !== 'string' || token.length > TOKEN_MAX_LENGTH || token.length < MIN_LENGTH || !token.startsWith(PREFIX)) return null;
   const macDot = token.length - MAC_CHARS - 1;
   if (token.charCodeAt(macDot) !== DOT || decodeInto(presented, token, macDot + 1, token.length) !== MAC_BYTES) return null;
@@ -106,14 +123,29 @@ export function verifyToken(token: unknown, keys: readonly Buffer[], now = Date.
     ok = expected.length === MAC_BYTES && timingSafeEqual(expected, presented);
   }
   if (!ok) return null;
-  // Authentic: these are the characters signToken wrote (`<b64url sid>.<expiry>`). Checked anyway, cheaply.
+  // Authentic: these are the characters signToken wrote (`<b64url sid>.<expiry>[.<generation>]`). Checked anyway, cheaply.
   const sidDot = token.indexOf('.', PREFIX.length);
   if (sidDot <= PREFIX.length || sidDot >= macDot) return null;
-  const expiresAt = Number(token.slice(sidDot + 1, macDot));
-  if (!(expiresAt > now)) return null;
+  let expDot = token.indexOf('.', sidDot + 1);
+  if (expDot === -1 || expDot > macDot) expDot = macDot; // no generation segment: generation 0
+  const expiresAt = digits(token, sidDot + 1, expDot);
+  const generation = expDot === macDot ? 0 : digits(token, expDot + 1, macDot);
+  if (expiresAt < 0 || generation < 0) return null;
   const n = decodeInto(sidBytes, token, PREFIX.length, sidDot);
   if (n < 0) return null;
-  return { sid: sidBytes.toString('utf8', 0, n), expiresAt };
+  return { sid: sidBytes.toString('utf8', 0, n), expiresAt, generation };
+}
+
+/** The decimal number `s[from, to)` (1 to 15 digits, so always a safe integer), or -1. */
+function digits(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** DESIGN "Nears expiry": less than half of the token's lifetime left. */

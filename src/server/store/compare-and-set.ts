@@ -4,14 +4,18 @@
  * script: read, compare the version, write with connect-redis's own TTL rule, all inside Redis. hybridSession() adds
  * it to such a store by itself, so `store: new RedisStore({ client })` is atomic on Redis as DESIGN promises.
  */
-import { VERSION_KEY } from './update.js';
+import { MAX_COUNTER, META_KEY } from './session-meta.js';
 
 const CAS_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local ok, data = pcall(cjson.decode, current)
+-- session-meta.ts's rule, the same here: the version is __hs.v when that is a non-negative safe integer, else 0.
 local version = 0
-if ok and type(data) == 'table' and type(data[ARGV[4]]) == 'number' then version = data[ARGV[4]] end
+if ok and type(data) == 'table' and type(data[ARGV[4]]) == 'table' then
+  local v = data[ARGV[4]].v
+  if type(v) == 'number' and v >= 0 and v <= tonumber(ARGV[6]) and v == math.floor(v) then version = v end
+end
 if version ~= tonumber(ARGV[1]) then return 0 end
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[1], ARGV[2])
@@ -75,7 +79,7 @@ export function addRedisCompareAndSet(store: ConnectRedisLike): void {
     let args: string[];
     try {
       const ttl = ttlOf(store, sess as { cookie?: { expires?: unknown } });
-      args = [String(expected), store.serializer.stringify(sess), String(ttl), VERSION_KEY, store.disableTTL ? '1' : '0'];
+      args = [String(expected), store.serializer.stringify(sess), String(ttl), META_KEY, store.disableTTL ? '1' : '0', String(MAX_COUNTER)];
     } catch (err) {
       return cb(err);
     }

@@ -6,7 +6,7 @@
  */
 import session from 'express-session';
 import { warnOnce } from '../warn.js';
-import { VERSION_KEY } from './update.js';
+import { versionOf } from './session-meta.js';
 
 export interface MemoryStoreOptions {
   /** Most sessions kept; default 10 000. */
@@ -34,11 +34,6 @@ function expiresOf(sess: { cookie?: { expires?: unknown } }): number {
     return Number.isNaN(t) ? Infinity : t;
   }
   return Infinity;
-}
-
-function versionOf(sess: Record<string, unknown>): number {
-  const v = sess[VERSION_KEY];
-  return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
 }
 
 export class MemoryStore extends session.Store {

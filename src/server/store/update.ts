@@ -1,20 +1,20 @@
 /**
- * update(fn): read-modify-write that loses nothing. A version number kept in the session data makes each write
+ * update(fn): read-modify-write that loses nothing. A version number kept in the session data (session-meta.ts)
+ * makes each write
  * a compare-and-set: with a store that has `compareAndSet(sid, expectedVersion, sess, cb)` (the default memory
  * store; a Redis store can add one) it is atomic across processes; with any other store the writes of this process
  * are serialized by a per-session lock (re-read, apply, write), which is exact within one process.
  */
 import { HybridSessionError } from '../../shared/errors.js';
 import type { SessionData, StoreAccess } from './access.js';
+import { META_KEY, nextVersion, versionOf, withVersion } from './session-meta.js';
 
-/** Where the version lives in the session data (it travels with the session through any store). */
-export const VERSION_KEY = '__hsVersion';
+/**
+ * The session-data key the library owns (the version lives in it, with the rest of session-meta.ts). Exported
+ * under its old name, which apps and tests use to leave it out of what they copy.
+ */
+export const VERSION_KEY = META_KEY;
 const MAX_ATTEMPTS = 50;
-
-export function versionOf(sess: Record<string, unknown>): number {
-  const v = sess[VERSION_KEY];
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
-}
 
 /** Per-process, per-session mutex: a promise chain per id, dropped when idle. */
 export class KeyedLock {
@@ -59,7 +59,8 @@ export async function updateSession<S extends Record<string, unknown>>(
       const expected = versionOf(data);
       const sess = inflate(data);
       await fn(sess);
-      sess[VERSION_KEY as keyof S] = (expected + 1) as S[keyof S];
+      // Written whole, from the validated reading: anything fn or a client left under the key is replaced.
+      withVersion(sess, nextVersion(expected));
       if (!deps.access.compareAndSet) {
         await deps.access.set(sid, sess);
         return sess;

@@ -103,8 +103,18 @@ function authenticated(store: Store, sessionID: string, data: SessionData, via: 
   };
 }
 
-/** ws's abortHandshake: a plain HTTP answer on the raw socket, then close. */
+const destroyOnError = function (this: Duplex) {
+  this.destroy();
+};
+
+/**
+ * ws's abortHandshake: a plain HTTP answer on the raw socket, then close. Node's http server has taken its own
+ * 'error' listener off an upgrade's socket, so the one added here stays until the socket is destroyed: a client
+ * that resets while the refusal is written (`write ECONNRESET`) would otherwise throw an uncaught 'error' and end
+ * the process.
+ */
 export function abortHandshake(socket: Duplex, status: number, message = STATUS_CODES[status] ?? ''): void {
+  if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -159,14 +169,20 @@ export function handleUpgrade(
   authenticateOffer(core, req, protocols).then(
     (auth) => complete(auth, null),
     (err: unknown) => {
+      if (socket.destroyed) return; // the client left while the store answered
       if (err instanceof HybridSessionError && err.code === 'HS_ERR_FORBIDDEN_ORIGIN') {
-        socket.removeListener('error', onError);
+        // onError stays: the refusal is written to a client that may reset meanwhile.
         abortHandshake(socket, 403, 'Origin not allowed');
         return;
       }
       complete(null, err);
     },
-  );
+  ).then(undefined, (error: unknown) => {
+    // Our code or the app's 'connection' listener threw inside the promise: without this handler it would be an
+    // unhandled rejection (the process's end on Node ≥ 15). The socket goes; the app still hears of it.
+    socket.destroy();
+    process.emitWarning(`hybrid-session: a websocket upgrade failed: ${(error as Error)?.message ?? error}`, { type: 'HybridSessionWarning', code: 'HS_UPGRADE_FAILED' });
+  });
 
   function complete(auth: Authenticated | null, failure: unknown): void {
     socket.removeListener('error', onError);
@@ -196,3 +212,32 @@ export function handleUpgrade(
   }
 }
 
+
+/** Marks an 'upgrade' listener as hybrid-session's, so a stray upgrade is refused only when nobody else listens. */
+export const kOwnListener = Symbol.for('hybrid-session.upgradeListener');
+const kRefused = Symbol.for('hybrid-session.upgradeRefused');
+
+/**
+ * An upgrade that no attached WebSocketServer claimed (another path): answered 404 and destroyed, unless an
+ * 'upgrade' listener that is not ours exists (it may serve that path). Node leaves an upgrade's socket alone and
+ * unread, so an upgrade nobody answers keeps its descriptor forever. Checked on the next tick, once every listener
+ * of this 'upgrade' event has run (emit is synchronous), so the order listeners were added in does not matter.
+ */
+export function refuseIfUnclaimed(server: { listeners?(event: 'upgrade'): Function[] }, req: IncomingMessage, socket: Duplex): void {
+  // A server-like object that cannot list its listeners: we cannot know that nobody else serves the path.
+  if (typeof server.listeners !== 'function') return;
+  const r = req as IncomingMessage & { [kClaimed]?: boolean; [kRefused]?: boolean };
+  if (r[kRefused]) return;
+  r[kRefused] = true;
+  // Until the next tick the socket is nobody's: its reset must not throw.
+  if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
+  process.nextTick(() => {
+    if (r[kClaimed] || socket.destroyed) return;
+    const foreign = server.listeners!('upgrade').some((l) => !(l as { [kOwnListener]?: boolean })[kOwnListener]);
+    if (foreign) {
+      socket.removeListener('error', destroyOnError);
+      return;
+    }
+    abortHandshake(socket, 404);
+  });
+}

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signToken, verifyToken, nearsExpiry } from '../../../src/server/credentials/token.ts';
+import { createHmac } from 'node:crypto';
+import { signToken, verifyToken, readToken, nearsExpiry } from '../../../src/server/credentials/token.ts';
 import { deriveTokenKey } from '../../../src/server/options.ts';
 import { isWellFormedToken, TOKEN_MAX_LENGTH } from '../../../src/shared/protocol.ts';
 import { MemoryStore } from '../../../src/server/index.ts';
@@ -10,18 +11,47 @@ const keys = [deriveTokenKey(SECRET)];
 const B64URL_DOT = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
 
 describe('token format', () => {
-  test('v1.<b64url sid>.<expiry>.<b64url mac>, well-formed, bounded, round-trips', () => {
+  test('v1.<b64url sid>.<expiry>.<generation>.<b64url mac>, well-formed, bounded, round-trips', () => {
     const exp = Date.now() + 60_000;
-    const token = signToken('some-session-id', exp, keys);
+    const token = signToken('some-session-id', exp, keys, 7);
     assert.ok(isWellFormedToken(token));
     const parts = token.split('.');
-    assert.equal(parts.length, 4);
+    assert.equal(parts.length, 5);
     assert.equal(parts[0], 'v1');
     assert.equal(Buffer.from(parts[1]!, 'base64url').toString(), 'some-session-id');
     assert.equal(parts[2], String(exp));
-    assert.deepEqual(verifyToken(token, keys), { sid: 'some-session-id', expiresAt: exp });
-    // a 32-char express-session id makes a token far below the bound
-    assert.ok(signToken('x'.repeat(32), exp, keys).length < TOKEN_MAX_LENGTH / 2);
+    assert.equal(parts[3], '7');
+    assert.deepEqual(verifyToken(token, keys), { sid: 'some-session-id', expiresAt: exp, generation: 7 });
+    assert.equal(signToken('some-session-id', exp, keys, 7), token, 'same arguments, same token');
+    assert.equal(verifyToken(signToken('s', exp, keys), keys)?.generation, 0, 'generation defaults to 0');
+    // a 32-char express-session id with the largest generation makes a token far below the bound
+    assert.ok(signToken('x'.repeat(32), exp, keys, 999_999_999_999_999).length < TOKEN_MAX_LENGTH / 2);
+    assert.throws(() => signToken('s', exp, keys, -1), RangeError);
+    assert.throws(() => signToken('s', exp, keys, 1.5), RangeError);
+    assert.throws(() => signToken('s', exp, keys, 1e15), RangeError);
+    assert.equal(verifyToken(signToken('s', exp, keys, 999_999_999_999_999), keys)?.generation, 999_999_999_999_999);
+  });
+
+  test('a token from before rotation (no generation segment) reads as generation 0', () => {
+    const exp = Date.now() + 60_000;
+    const payload = `v1.${Buffer.from('legacy-sid').toString('base64url')}.${exp}`;
+    const legacy = `${payload}.${createHmac('sha256', keys[0]!).update(payload).digest('base64url')}`;
+    assert.deepEqual(verifyToken(legacy, keys), { sid: 'legacy-sid', expiresAt: exp, generation: 0 });
+  });
+
+  test('readToken accepts an authentic expired token (for the endpoint), verifyToken does not; MAC first either way', () => {
+    const now = Date.now();
+    const token = signToken('sid', now - 1, keys, 3);
+    assert.equal(verifyToken(token, keys, now), null);
+    assert.deepEqual(readToken(token, keys), { sid: 'sid', expiresAt: now - 1, generation: 3 });
+    const forged = token.slice(0, -2) + (token.endsWith('AA') ? 'BA' : 'AA');
+    assert.equal(readToken(forged, keys), null);
+    // generation segments that signToken never writes are refused even under a valid MAC
+    for (const gen of ['', '-1', '1e3', ' 1', '0x1', '1234567890123456']) {
+      const payload = `v1.${Buffer.from('sid').toString('base64url')}.${now + 60_000}.${gen}`;
+      const t = `${payload}.${createHmac('sha256', keys[0]!).update(payload).digest('base64url')}`;
+      assert.equal(readToken(t, keys), null, `generation ${JSON.stringify(gen)} accepted`);
+    }
   });
 
   test('every single-character change of a token is rejected', () => {

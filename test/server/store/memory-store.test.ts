@@ -76,8 +76,8 @@ describe('default memory store', () => {
     const store = new MemoryStore();
     try {
       await call((cb) => store.set('a', sess(60_000, { n: 1 }) as never, cb));
-      assert.equal(await call((cb) => store.compareAndSet('a', 0, sess(60_000, { n: 2, __hsVersion: 1 }) as never, cb)), true);
-      assert.equal(await call((cb) => store.compareAndSet('a', 0, sess(60_000, { n: 3, __hsVersion: 1 }) as never, cb)), false);
+      assert.equal(await call((cb) => store.compareAndSet('a', 0, sess(60_000, { n: 2, __hs: { v: 1 } }) as never, cb)), true);
+      assert.equal(await call((cb) => store.compareAndSet('a', 0, sess(60_000, { n: 3, __hs: { v: 1 } }) as never, cb)), false);
       assert.equal(((await call((cb) => store.get('a', cb as never))) as any).n, 2);
       assert.equal(await call((cb) => store.compareAndSet('missing', 0, sess(60_000) as never, cb)), false);
       assert.equal(await call((cb) => store.get('missing', cb as never)), null);

@@ -35,7 +35,7 @@ async function hammer(stores: () => session.Store, instances = 1): Promise<{ cou
     await Promise.all([...wsWork, ...httpWork]);
     for (const ws of sockets) ws.close();
     const body = (await (await fetch(apps[0]!.url + '/', { headers: { authorization: `Bearer ${token}` } })).json()) as any;
-    return { count: body.data.count, version: body.data[VERSION_KEY] };
+    return { count: body.data.count, version: body.data[VERSION_KEY].v };
   } finally {
     for (const app of apps) await app.stop();
     (store as { close?: () => void }).close?.();
