@@ -15,14 +15,18 @@ import { withLock } from './lock.js';
 import type { NormalizedOptions } from './options.js';
 import { isPendingLogout, type Entry, type TokenStore } from './storage/fallback.js';
 
-/** Token requests at once, then one per SPACING: a page cannot storm the endpoint, whatever comes back. */
-const BURST = 3;
-const SPACING = 10_000;
 /**
- * No renewal sooner than this after a token came in, doubled (up to 2^6) for every answer in a row that left less:
+ * Token requests at once, then one per SPACING: a page cannot storm the endpoint, whatever comes back (a server
+ * refusing every token it mints makes every fetch renew). A timer renewing at half-life never waits for it unless
+ * the server's tokens live under 2 × SPACING.
+ */
+const BURST = 3;
+const SPACING = 3000;
+/**
+ * No renewal sooner than this after a token came in, doubled (up to 2^8) for every answer in a row that left less:
  * an endpoint answering expiries already past, or a device clock far off, cannot make the timer spin.
  */
-const FLOOR = 5000;
+const FLOOR = 1000;
 
 /** The session state renewal reads and changes (create-session.ts owns it). */
 export interface RenewalHost {
@@ -56,7 +60,7 @@ export function createRenewal(host: RenewalHost) {
     const now = Date.now();
     if (serverExpiresAt) life = serverExpiresAt - skew - now;
     if (!life) return [token, 0, 0];
-    short = life / 2 < FLOOR ? Math.min(short + 1, 6) : 0;
+    short = life / 2 < FLOOR ? Math.min(short + 1, 8) : 0;
     return [token, now + life, now + Math.max(life / 2, FLOOR * 2 ** short)];
   };
 

@@ -113,7 +113,14 @@ export class ReconnectingSocket extends EventTarget {
     const at = await this._next(this.retryCount).catch(() => null);
     if (!at) this._stopped = true;
     if (this._stopped) return;
-    const ws = new (this._o.WebSocket ?? WebSocket)(...at!);
+    let ws: WebSocket;
+    try {
+      ws = new (this._o.WebSocket ?? WebSocket)(...at!);
+    } catch {
+      // The constructor refused (a bad URL, a page policy, no WebSocket at all): retrying cannot help.
+      this._stopped = true;
+      return this._emit('error');
+    }
     let opened = 0;
     this._ws = ws;
     ws.binaryType = this.binaryType;

@@ -151,3 +151,137 @@ describe('one logout rule for every way a token arrives', () => {
     assert.ok(deletes.includes('Bearer v1.signedin'), `the late session is ended too (DELETEs: ${deletes.join(', ')})`);
   });
 });
+
+describe('logout that cannot reach the server', () => {
+  test('is remembered in storage: the next ready() (a reload) sends the DELETE first and asks for nothing before it lands', async () => {
+    const endpoint = tokenEndpoint();
+    const key = uniqueKey();
+    const storage = mapStorage();
+    let online = true;
+    const log: string[] = [];
+    server.use(
+      http.all(TOKEN_URL, ({ request }) => {
+        log.push(`${request.method} ${request.headers.get('authorization')}`);
+        if (!online) return HttpResponse.error();
+      }),
+      ...endpoint.handlers,
+    );
+    const before = createSession({ url: API, storage, key });
+    await before.ready();
+    online = false;
+    await assert.rejects(before.logout(), { code: 'HS_ERR_NETWORK' });
+    assert.equal(before.token, null);
+    // A reload while still offline: no token request for the old session, the DELETE is tried again.
+    log.length = 0;
+    const reloaded = createSession({ url: API, storage, key });
+    await assert.rejects(within('ready() offline', reloaded.ready()), { code: 'HS_ERR_NETWORK' });
+    assert.deepEqual(new Set(log), new Set(['DELETE Bearer v1.tok1']));
+    // The network back: the old session is ended first, then a new one starts (no bearer: nothing of the old one).
+    online = true;
+    log.length = 0;
+    assert.equal(await within('ready() online', reloaded.ready()), 'v1.tok2');
+    assert.deepEqual(log, ['DELETE Bearer v1.tok1', 'POST null']);
+    assert.equal(storage.map.get(key), 'v1.tok2');
+    assert.equal(endpoint.state.deletes, 1, 'the server confirmed once');
+  });
+});
+
+describe('Session-Token only from the API itself', () => {
+  test('not after a redirect to another origin, not from an attachTo origin', async () => {
+    const endpoint = tokenEndpoint();
+    server.use(
+      ...endpoint.handlers,
+      http.get(`${API}/avatar`, () => new HttpResponse(null, { status: 302, headers: { Location: 'https://evil.example.test/x' } })),
+      http.get('https://evil.example.test/x', () => HttpResponse.json({}, { headers: { 'Session-Token': 'v1.attacker' } })),
+      http.get('https://files.example.test/f', () => HttpResponse.json({}, { headers: { 'Session-Token': 'v1.files' } })),
+      http.get(`${API}/own`, () => HttpResponse.json({}, { headers: { 'Session-Token': 'v1.own' } })),
+    );
+    const s = createSession({ url: API, storage: 'memory', key: uniqueKey(), attachTo: ['https://files.example.test'] });
+    await s.ready();
+    const avatar = await s.fetch('/avatar');
+    assert.equal(avatar.redirected, true);
+    assert.equal(s.token, 'v1.tok1', 'the redirect target cannot hand over its session');
+    await s.fetch('https://files.example.test/f');
+    assert.equal(s.token, 'v1.tok1', 'an attachTo origin receives the token but cannot replace it');
+    await s.fetch('/own');
+    assert.equal(s.token, 'v1.own');
+  });
+});
+
+describe('two APIs on one page origin', () => {
+  test('default options: their own slot each, and API B never sees A\'s token', async () => {
+    const B = 'https://b.example.test';
+    const seenByB: (string | null)[] = [];
+    let n = 0;
+    server.use(
+      http.post(TOKEN_URL, () => HttpResponse.json({ token: `v1.a${++n}`, expiresAt: Date.now() + 3_600_000, storage: 'memory', created: false })),
+      http.post(`${B}/session/token`, ({ request }) => {
+        seenByB.push(request.headers.get('authorization'));
+        return HttpResponse.json({ token: `v1.b${++n}`, expiresAt: Date.now() + 3_600_000, storage: 'memory', created: false });
+      }),
+      http.get(`${B}/me`, ({ request }) => (seenByB.push(request.headers.get('authorization')), HttpResponse.json({}))),
+    );
+    // One backend for both, as localStorage would be.
+    const shared = mapStorage();
+    const a = createSession({ url: API, storage: shared });
+    const tokenA = await a.ready();
+    const b = createSession({ url: B, storage: shared });
+    const tokenB = await b.ready();
+    await b.fetch('/me');
+    assert.notEqual(tokenA, tokenB);
+    assert.ok(!seenByB.includes(`Bearer ${tokenA}`), `B was sent: ${seenByB.join(', ')}`);
+    assert.equal(a.token, tokenA, "B's token did not reach A either");
+  });
+
+  test('one key given for both: a token stored by the other API is dropped, not sent', async () => {
+    const B = 'https://b.example.test';
+    const seenByB: (string | null)[] = [];
+    server.use(
+      http.post(`${B}/session/token`, ({ request }) => {
+        seenByB.push(request.headers.get('authorization'));
+        return HttpResponse.json({ token: 'v1.b', expiresAt: Date.now() + 3_600_000, storage: 'memory', created: false });
+      }),
+    );
+    const key = uniqueKey();
+    const storage = mapStorage({ [key]: 'v1.fromA', [`${key}.expiry`]: `${Date.now() + 3_600_000},${Date.now() + 1_800_000},${API}` });
+    const b = createSession({ url: B, storage, key });
+    assert.equal(await b.ready(), 'v1.b');
+    assert.deepEqual(seenByB, [null]);
+  });
+});
+
+describe('what the other tabs post', () => {
+  test('malformed messages are ignored and reported through `error`, never thrown; the token stays', async () => {
+    const endpoint = tokenEndpoint();
+    server.use(...endpoint.handlers);
+    const key = uniqueKey();
+    const s = createSession({ url: API, storage: 'memory', key });
+    await s.ready();
+    // A renewal posts to the other tabs, so the channel is open from here on.
+    assert.equal(await s.renew(), 'v1.tok2');
+    const errors: string[] = [];
+    s.on('error', (e) => errors.push(e.code));
+    const hostile = [42, 'x'.repeat(100_000), { token: 'v1.x' }, ['not a token!', 1, 2, API], ['v1.' + 'x'.repeat(600), 1, 2, API], [], [null, 1, 2, API]];
+    const channel = new BroadcastChannel(key);
+    for (const m of hostile) channel.postMessage(m);
+    // Another API's session on the same key: not an error, and not taken either.
+    channel.postMessage(['v1.otherapi', Date.now() + 1000, Date.now() + 500, 'https://b.example.test']);
+    channel.close();
+    const deadline = Date.now() + 15_000;
+    while (errors.length < hostile.length && Date.now() < deadline) await sleep(10);
+    assert.equal(errors.length, hostile.length);
+    assert.equal(s.token, 'v1.tok2');
+    assert.deepEqual(new Set(errors), new Set(['HS_ERR_INVALID_TOKEN']));
+  });
+});
+
+test('a stored value without the token version prefix is dropped: a new token is fetched, the value never sent', async () => {
+  const endpoint = tokenEndpoint();
+  server.use(...endpoint.handlers);
+  const key = uniqueKey();
+  const storage = mapStorage({ [key]: 'abc.def', [`${key}.expiry`]: `${Date.now() + 3_600_000},${Date.now() + 1_800_000}` });
+  const s = createSession({ url: API, storage, key });
+  assert.equal(await s.ready(), 'v1.tok1');
+  assert.deepEqual(endpoint.state.bearers, [null]);
+  assert.equal(storage.map.get(key), 'v1.tok1');
+});
