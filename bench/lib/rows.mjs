@@ -34,6 +34,10 @@ export const EXPECTED_ROWS = [
 
   // Redis scale-out load check (issue 6): bench/scale-out.mjs.
   { id: 'scale-out.redis', section: 'scale-out', script: 'scale-out.mjs', figure: 'Redis scale-out: N processes × M websocket clients renewing and writing', against: '—', target: { op: 'custom', text: 'no write lost (rates reported)' } },
+
+  // One process holding many sockets (issue 17): bench/scale-sockets.benchmark.mjs.
+  { id: 'scale.sockets', section: 'scale', script: 'scale-sockets.benchmark.mjs', figure: 'server heap per open websocket after gc at 1,000 / 5,000 / 10,000 (hs.attach, one session each)', against: 'the same sockets on bare `ws`, same Express + http server', ratioMeaning: 'heap ours / bare, over the sizes', target: { op: '<=', value: 1.3, text: '≤ 1.3× heap at every size' } },
+  { id: 'scale.heartbeat', section: 'scale', script: 'scale-sockets.benchmark.mjs', figure: 'heartbeat CPU per interval at 10,000 sockets', against: 'ws\'s documented ping/pong loop, same interval', ratioMeaning: 'CPU ours / bare', target: null },
 ];
 
 /** Scripts run.mjs runs, in this order; any other bench/*.benchmark.mjs found is run after them. */

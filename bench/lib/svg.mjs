@@ -27,6 +27,8 @@ const SHORT = {
   'client.fetch': 'session.fetch vs fetch + header',
   'client.storage-reads': 'storage reads per session.fetch',
   'scale-out.redis': 'Redis scale-out (issue 6)',
+  'scale.sockets': 'heap per open socket vs bare ws',
+  'scale.heartbeat': 'heartbeat CPU/interval vs bare ws loop',
   'client.ready-indexeddb': 'ready() vs idb-keyval get',
   'client.ready-localstorage': 'ready() vs localStorage.getItem',
 };

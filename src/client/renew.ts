@@ -98,17 +98,17 @@ export function createRenewal(host: RenewalHost) {
       if (host.token != stale) return;
       const stored = await settle();
       if (stored && !isPendingLogout(stored) && stored[0] != stale) return host.set(stored);
+      /** The server ended the session (a rotated-out copy of its token was used elsewhere): start over. */
+      let ended = false;
       let issued;
       try {
         issued = await tokenRequest(o, 'POST', stale);
       } catch (e) {
-        // The server ended this session on purpose: the token is dead, the next ready() starts a new one.
-        if ((e as HybridSessionError).code == 'HS_ERR_EXPIRED' && at == host.epoch && host.token == stale) {
-          host.set(null);
-          await host.store.write();
-          host.emit('expired');
-        }
-        throw e;
+        // The endpoint ignores invalid bearers, so its 401 invalid_token means reuse (HS_ERR_TOKEN_REUSED): the
+        // session is gone everywhere; a request without the dead token makes a new one, reported as `expired`.
+        if (!stale || (e as HybridSessionError).code != 'HS_ERR_EXPIRED') throw e;
+        ended = true;
+        issued = await tokenRequest(o, 'POST', null);
       }
       skew = issued.skew;
       // Logged out meanwhile, or a newer token came in (a login's Session-Token): that one wins.
@@ -117,7 +117,7 @@ export function createRenewal(host: RenewalHost) {
       host.store.hint(issued.storage);
       await host.keep(entry(issued.token, issued.expiresAt));
       // The server made a new session although this tab held a token: the old one is gone.
-      if (issued.created && stale) host.emit('expired');
+      if ((issued.created || ended) && stale) host.emit('expired');
     });
     return host.token;
   };

@@ -25,6 +25,13 @@ export function createTabSync(name: string, receive: (message: unknown) => void)
     }
     receive(m);
   });
+  try {
+    // WebKit sends `storage` events only to documents that have used localStorage themselves; a tab that found
+    // its token in IndexedDB never has. One read makes this one of them.
+    localStorage.getItem(k);
+  } catch {
+    // No localStorage: nothing to listen to either.
+  }
   return (m) => {
     try {
       localStorage.setItem(k, JSON.stringify(m));

@@ -17,6 +17,9 @@ import { storeAccess } from './store/access.js';
 import type { HybridSession, HybridSessionOptions, NormalizedPublicOptions, SessionHandle } from './types.js';
 import { KeyedLock } from './store/update.js';
 import { warnOnce } from './warn.js';
+import { ProofVerifier } from './credentials/proof.js';
+import { endSession, touchSession } from './lifecycle.js';
+import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
@@ -36,6 +39,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   const registry = new SocketRegistry({
     touchInterval: options.touchInterval,
     retryDelay: Math.min(options.touchInterval, 5_000),
+    maxSocketsPerSession: options.maxSocketsPerSession,
     async check(sid) {
       const data = await access.get(sid);
       return data ? expiresOf(data) : null;
@@ -43,13 +47,13 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     async touch(sid) {
       const data = await access.get(sid);
       if (!data) return null;
-      const stored = expiresOf(data);
       const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-      sess.touch();
-      return (await access.touch(sid, sess)) ? expiresOf(sess) : stored;
+      return touchSession(core, sid, sess, expiresOf(data));
     },
   });
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat) };
+  const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
+  const events = new ServerEvents();
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), events, proofs };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -87,6 +91,8 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     cookie: options.cookie,
     touchInterval: options.touchInterval,
     proxy: options.proxy,
+    binding: options.binding,
+    proofMaxAge: options.proofMaxAge,
   });
 
   const hs: HybridSession = {
@@ -128,9 +134,18 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),
-    async revoke(sid) {
-      await access.destroy(sid);
-      registry.revoke(sid);
+    revoke: (sid) => endSession(core, sid),
+    on(event, listener) {
+      events.on(event, listener);
+      return hs;
+    },
+    once(event, listener) {
+      events.once(event, listener);
+      return hs;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return hs;
     },
     store,
     options: publicOptions,

@@ -17,6 +17,7 @@ export type {
   NextFunction,
   NormalizedPublicOptions,
   RegeneratedSession,
+  ReuseEvent,
   SessionHandle,
   SessionObject,
 } from './types.js';

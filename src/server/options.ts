@@ -8,6 +8,7 @@ import { TOKEN_PATH, type StorageHint } from '../shared/protocol.js';
 import type { CookieOptions, HybridSessionOptions, NormalizedPublicOptions, Store } from './types.js';
 import { DEFAULT_REVOCATION_CHANNEL, type RevocationOptions } from './websocket/revocation-bus.js';
 import { warnOnce } from './warn.js';
+import { DEFAULT_PROOF_MAX_AGE } from './credentials/proof.js';
 
 export const DEFAULT_MAX_AGE = 30 * 24 * 60 * 60 * 1000;
 /** A token's own life (DESIGN "Token rotation"): short, so a copied token is worth little; renewed at half-life. */
@@ -18,6 +19,8 @@ export const DEFAULT_ROTATION_GRACE = 60_000;
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
 export const DEFAULT_STORE_TIMEOUT = 10_000;
+/** DESIGN "Bounds": open websockets per session. */
+export const DEFAULT_MAX_SOCKETS_PER_SESSION = 32;
 export const MIN_SECRET_LENGTH = 32;
 /** Secrets published in READMEs and tutorials (SocketStream shipped the first as its default). */
 export const KNOWN_DEFAULT_SECRETS = [
@@ -51,7 +54,8 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
-  rotationGrace: true,
+  rotationGrace: true, maxSocketsPerSession: true,
+  binding: true, proofMaxAge: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
 const COOKIE_KEYS: ReadonlySet<string> = new Set(
@@ -80,6 +84,10 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   heartbeat: number;
   /** ms before a store call that has not answered fails with HS_ERR_STORE_UNAVAILABLE; 0: wait forever. */
   storeTimeout: number;
+  /** Open websockets per session; the oldest closes 4408 past it. */
+  maxSocketsPerSession: number;
+  /** HMAC key of the DPoP nonces (proof.ts), derived from the first secret: processes sharing it agree on nonces. */
+  nonceKey: Buffer;
 }
 
 function fail(message: string): never {
@@ -224,7 +232,11 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
   if (input.proxy !== undefined && typeof input.proxy !== 'boolean') fail('`proxy` must be a boolean');
   // Clamped to setInterval's range: above 2^31-1 ms Node fires every 1 ms, which would drop every socket at once.
   const heartbeat = input.heartbeat === 0 ? 0 : Math.min(2 ** 31 - 1, Math.max(1, positiveMs(input.heartbeat, 'heartbeat (0 to disable)', DEFAULT_HEARTBEAT)));
+  const binding = input.binding ?? 'optional';
+  if (binding !== 'off' && binding !== 'optional' && binding !== 'required') fail("`binding` must be 'off', 'optional' or 'required'");
   const storeTimeout = input.storeTimeout === 0 ? 0 : Math.min(2 ** 31 - 1, positiveMs(input.storeTimeout, 'storeTimeout (0 to disable)', DEFAULT_STORE_TIMEOUT));
+  const maxSocketsPerSession = input.maxSocketsPerSession ?? DEFAULT_MAX_SOCKETS_PER_SESSION;
+  if (!Number.isInteger(maxSocketsPerSession) || maxSocketsPerSession < 1) fail('`maxSocketsPerSession` must be a positive integer');
   return Object.freeze({
     secrets: Object.freeze([...secrets]),
     tokenKeys: Object.freeze(secrets.map(deriveTokenKey)),
@@ -242,6 +254,10 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     proxy: input.proxy,
     heartbeat,
     storeTimeout,
+    maxSocketsPerSession,
     revocation: normalizeRevocation(input.revocation),
+    binding,
+    proofMaxAge: positiveMs(input.proofMaxAge, 'proofMaxAge', DEFAULT_PROOF_MAX_AGE),
+    nonceKey: createHmac('sha256', secrets[0]!).update('hybrid-session dpop nonce key v1').digest(),
   });
 }

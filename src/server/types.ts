@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type session from 'express-session';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { ServerEventName, ServerListener } from './events.js';
+export type { ReuseEvent, ServerEventMap, ServerEventName, ServerListener } from './events.js';
 
 export type Store = session.Store;
 /** express-session's Session with the app's data and hybrid-session's update(). */
@@ -71,6 +73,19 @@ export interface HybridSessionOptions {
    * `channel` defaults to 'hybrid-session:revoked'; processes that share sessions must share it.
    */
   revocation?: { redis: RevocationRedisClient; channel?: string };
+  /**
+   * Device binding (DPoP, RFC 9449): 'optional' (default) binds a session at its first token request that carries a
+   * valid proof, and from then on its tokens need proofs by that key; 'required' also refuses token requests without
+   * one; 'off' ignores proofs.
+   */
+  binding?: 'off' | 'optional' | 'required';
+  /** ms either side of the server's clock a proof's iat may be; default 300 000. A proof with the server's nonce is fresh anyway. */
+  proofMaxAge?: number;
+  /**
+   * Open websockets one session may hold (DESIGN "Bounds"); a new one past it closes the session's oldest with 4408
+   * ("too many connections"). Default 32: tabs and devices of one user, not a token replayed a thousand times.
+   */
+  maxSocketsPerSession?: number;
 }
 
 /** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */
@@ -113,7 +128,8 @@ export interface SessionHandle {
   update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject>;
   /**
    * New session id (empty session, as express-session's regenerate), this socket re-bound to it, the old id destroyed
-   * and its other sockets closed 4401 — or, with `keepSockets: true`, re-bound to the new id as well (their handles follow).
+   * and its other sockets closed 4401, never told the new token (DESIGN "Login moves only the caller": one of them may
+   * be an attacker's who planted the pre-login session). `keepSockets` is accepted for compatibility and changes nothing.
    */
   regenerate(options?: { keepSockets?: boolean }): Promise<RegeneratedSession>;
   /** Destroys the session; every socket of it (this one included) closes with 4401. */
@@ -136,6 +152,13 @@ export interface HybridSession {
   issueToken(sessionID: string): Promise<IssuedToken>;
   /** Destroys the session in the store and closes its sockets (4401). */
   revoke(sessionID: string): Promise<void>;
+  /**
+   * `'reuse'`: a rotated-out token came back to the token endpoint, so two parties held the session; it has been
+   * ended everywhere (store, cookie, sockets on every process) before the listener runs. Alert the user, log it.
+   */
+  on<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  once<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
+  off<E extends ServerEventName>(event: E, listener: ServerListener<E>): HybridSession;
   readonly store: Store;
   readonly options: Readonly<NormalizedPublicOptions>;
   /**
@@ -156,6 +179,8 @@ export interface NormalizedPublicOptions {
   cookie: Readonly<Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined }>;
   touchInterval: number;
   proxy: boolean | undefined;
+  binding: 'off' | 'optional' | 'required';
+  proofMaxAge: number;
 }
 
 export type { ServerResponse, IncomingMessage };

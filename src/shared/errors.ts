@@ -31,6 +31,13 @@ export const ERROR_CODES = {
   HS_ERR_STORE: { status: STATUS.internalError, closeCode: CLOSE_CODES.internalError },
   /** The session store is disconnected (e.g. Redis down). */
   HS_ERR_STORE_UNAVAILABLE: { status: STATUS.serviceUnavailable, closeCode: CLOSE_CODES.internalError },
+  /**
+   * The session was ended (DELETE tokenPath, destroy(), regenerate(), a revocation, expiry) after this request or
+   * socket loaded it: its save / update wrote nothing (DESIGN "Ended stays ended").
+   */
+  HS_ERR_SESSION_ENDED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
+  /** A session opened more websockets than maxSocketsPerSession: its oldest closes (4408). */
+  HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */
   HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
   /** The token endpoint refused the token (401 invalid_token): the session is over and cannot be renewed (client). */
@@ -71,6 +78,29 @@ export class HybridSessionError extends Error {
       this.data = options.data;
     }
   }
+}
+
+/**
+ * Store failures wrap the store's own text (an address, a file path), which is for the app's log, never a client
+ * (DESIGN "Bounds"): on the wire they say only this.
+ */
+const CLIENT_MESSAGES: Partial<Record<HybridSessionErrorCode, string>> = {
+  HS_ERR_STORE: 'session store error',
+  HS_ERR_STORE_UNAVAILABLE: 'session store unavailable',
+};
+
+/**
+ * The short message a client may see for `error`: the library's own message for its errors (they name no
+ * address), a fixed one for store failures, and nothing of an error the library did not make.
+ */
+export function clientMessage(error: unknown): string {
+  if (!isHybridSessionError(error)) return 'Internal Server Error';
+  return CLIENT_MESSAGES[error.code] ?? error.message;
+}
+
+/** Whether `error` may carry text that must not reach a client (see clientMessage). */
+export function carriesForeignText(error: unknown): boolean {
+  return !isHybridSessionError(error) || CLIENT_MESSAGES[error.code] !== undefined;
 }
 
 /** Matches on name and code as well as instanceof, so it works across realms and duplicate bundles (as ky's guards). */

@@ -48,6 +48,8 @@ export const CLOSE_CODES = {
   internalError: 1011,
   /** Token invalid / expired / revoked, or the session was destroyed or regenerated: renew, then reconnect. */
   unauthorized: 4401,
+  /** A new socket of the session went past maxSocketsPerSession: this one, the oldest, made room. Not a logout. */
+  tooManyConnections: 4408,
 } as const;
 
 export const STATUS = {

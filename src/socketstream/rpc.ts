@@ -4,6 +4,7 @@
  * once per request, as SocketStream did, so `req`/`res` belong to that one call. A bad message, an unknown method or
  * an action that throws is answered to that caller as a JSON-RPC error; nothing here closes the socket.
  */
+import { carriesForeignText, clientMessage, isHybridSessionError, type HybridSessionError } from '../shared/errors.js';
 import { RPC_ERRORS } from '../shared/protocol.js';
 
 export type JsonRpcId = string | number | null;
@@ -75,7 +76,16 @@ function isError(value: unknown): value is Error & { code?: unknown } {
   return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
 }
 
+/** A store failure, whose message carries the store's text: reported to the app, answered with a short message. */
+export function isStoreFailure(thrown: unknown): boolean {
+  return isHybridSessionError(thrown) && carriesForeignText(thrown);
+}
+
 export function errorFromThrown(id: JsonRpcId, thrown: unknown): JsonRpcResponse {
+  // The store's own text (an address, a file path) is for the app's log, never the client (DESIGN "Bounds").
+  if (isStoreFailure(thrown)) {
+    return rpcError(id, RPC_ERRORS.actionFailed, clientMessage(thrown), { code: (thrown as HybridSessionError).code });
+  }
   if (isError(thrown)) {
     const code = thrown.code;
     const data = typeof code === 'string' || typeof code === 'number' ? { code } : undefined;
@@ -177,7 +187,7 @@ export class RpcRouter<SS = unknown> {
         }
       };
       const fail = (thrown: unknown) => {
-        if (!answer(errorFromThrown(id, thrown))) this.#onLateError(thrown);
+        if (!answer(errorFromThrown(id, thrown)) || isStoreFailure(thrown)) this.#onLateError(thrown);
       };
 
       const middleware: Array<'session' | RpcMiddleware> = [];

@@ -55,8 +55,8 @@ function withCallback<T>(promise: Promise<T>, cb: unknown): Promise<T> {
 
 export interface SessionMethodHooks {
   /**
-   * Moves the session to a new id: keeps `data` (null: signs out, an empty session), re-binds the session's
-   * sockets and sends them the new token. Resolves to the new session object.
+   * Moves the session to a new id: keeps `data` (null: signs out, an empty session), moves the calling connection
+   * only (the session's other sockets close 4401) and tells it the new token. Resolves to the new session object.
    */
   changeUser(from: SessionObject, data: Record<string, unknown> | null): Promise<SessionObject>;
   /** Tracks work res.end() must wait for (a route's response carries the new cookie and token). */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { hybridSession, type HybridSession, type HybridSessionOptions, type SessionHandle, type SessionObject } from '../server/index.js';
-import { HybridSessionError } from '../shared/errors.js';
+import { HybridSessionError, clientMessage, isHybridSessionError } from '../shared/errors.js';
 import { RPC_ERRORS, RPC_TOKEN_NOTIFICATION } from '../shared/protocol.js';
 import { HttpRoutes, wrapEnd, type RouteHandler } from './http-route.js';
 import { InFlightGate } from './in-flight.js';
@@ -290,9 +290,8 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
     });
   }
 
-  /** setUserId over a websocket: the new id is made by the server, this socket and its session's others follow it. */
+  /** setUserId over a websocket: the new id is made by the server; only this socket moves, the session's others close 4401. */
   async function changeUserOverSocket(rt: Runtime, handle: SessionHandle, data: Record<string, unknown> | null): Promise<SessionObject> {
-    // keepSockets: every socket of the session (other tabs) follows the new id instead of closing with 4401.
     const regenerated = await handle.regenerate({ keepSockets: true });
     let next = regenerated.session;
     // update(), not save(): the moved sockets can already be writing to the new id.
@@ -363,9 +362,13 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
         rt.hs.middleware(req, res, (err?: unknown) => {
           if (err) {
             if (next) return next(err);
-            const status = (err as HybridSessionError).status ?? 500;
-            if (!res.headersSent) res.statusCode = status;
-            res.end();
+            // The code and a short message; the store's text (its address) goes to the log only.
+            warn(`hybrid-session/socketstream: ${pathOf(req.url)}: ${(err as Error)?.message ?? err}`);
+            if (res.headersSent) return void res.destroy();
+            const body = JSON.stringify({ error: isHybridSessionError(err) ? err.code : 'HS_ERR_STORE', message: clientMessage(err) });
+            res.statusCode = isHybridSessionError(err) && err.status ? err.status : 500;
+            res.setHeader('Content-Type', 'application/json; charset=utf-8');
+            res.end(body);
             return;
           }
           const handler = routes.match(req.url);

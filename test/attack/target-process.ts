@@ -31,7 +31,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export async function startTarget(mode: 'attach' | 'facade', env: { store?: 'failing'; options?: Record<string, unknown>; heapMb?: number } = {}): Promise<Target> {
+export async function startTarget(mode: 'attach' | 'plain' | 'facade', env: { store?: 'failing'; options?: Record<string, unknown>; heapMb?: number } = {}): Promise<Target> {
   const child = fork(FIXTURE, [], {
     execArgv: ['--import', 'tsx', '--expose-gc', ...(env.heapMb ? [`--max-old-space-size=${env.heapMb}`] : [])],
     env: {

@@ -3,20 +3,19 @@
  * cookie reaches the API, the token is the only credential): script tag (dist/hybrid-session.umd.min.js, global
  * HybridSession) and ESM (dist/client/index.js with an import map for its two dependencies).
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
-import { noChromium } from '../helpers/env.ts';
-import { inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
+import type { Engine } from '../helpers/engines/index.ts';
+import { describeEngines, inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
-describe('browser builds, page and API on different origins', { skip: noChromium, timeout: 120_000 }, () => {
-  let browser: Browser;
+describeEngines('browser builds, page and API on different origins', {}, (engineName) => {
+  let browser: Engine;
   let api: Api;
   let pages: Pages;
 
-  useBrowserSuite({ api: {} }, (suite) => {
-    ({ browser, pages } = suite);
+  useBrowserSuite(engineName, { api: {} }, (suite) => {
+    ({ engine: browser, pages } = suite);
     ({ api } = suite.apis);
   });
 

@@ -4,22 +4,21 @@
  * iframe (another realm: sent to its own URL), two APIs on one page origin (neither sees the other's token), and
  * hostile messages on the tab channel (ignored, reported, never thrown).
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { noChromium } from '../helpers/env.ts';
-import { inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
+import type { Engine as Browser, Tab as Page } from '../helpers/engines/index.ts';
+import { describeEngines, inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('the client under a hostile neighbour or a wrong clock', { skip: noChromium, timeout: 180_000 }, () => {
+describeEngines('the client under a hostile neighbour or a wrong clock', {}, (engineName) => {
   let browser: Browser;
   let api: Api;
   let other: Api;
   let pages: Pages;
 
-  useBrowserSuite({ api: {}, other: {} }, (suite) => {
-    ({ browser, pages } = suite);
+  useBrowserSuite(engineName, { api: {}, other: {} }, (suite) => {
+    ({ engine: browser, pages } = suite);
     ({ api, other } = suite.apis);
   });
 

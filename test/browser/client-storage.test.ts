@@ -1,31 +1,30 @@
 /**
- * Where the token lives, in real Chromium against the real shim: IndexedDB and localStorage surviving a reload
+ * Where the token lives, in each real engine against the real shim: IndexedDB and localStorage surviving a reload
  * (no new token request), the server's storage hint, and the fallbacks when localStorage throws or IndexedDB
  * throws or never answers — a `storage` event, and the app keeps working.
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { noChromium } from '../helpers/env.ts';
-import { inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
+import type { Context, Engine, Tab as Page } from '../helpers/engines/index.ts';
+import { describeEngines, inFreshContext, useBrowserSuite, waitForHarness, type Api, type Pages } from '../helpers/browser.ts';
 
 /** The default key names the API's origin too (two APIs on one page origin never share a slot). */
 const keyOf = (api: Api) => `hybrid-session:${api.url}`;
 
-describe('token storage in the browser', { skip: noChromium, timeout: 180_000 }, () => {
-  let browser: Browser;
+describeEngines('token storage in the browser', {}, (engineName) => {
+  let browser: Engine;
   let api: Api;
   /** Hints localStorage (SocketStream's ws.client.localStorage: true). */
   let lsApi: Api;
   let pages: Pages;
 
-  useBrowserSuite({ api: {}, lsApi: { ws: { client: { localStorage: true } } } }, (suite) => {
-    ({ browser, pages } = suite);
+  useBrowserSuite(engineName, { api: {}, lsApi: { ws: { client: { localStorage: true } } } }, (suite) => {
+    ({ engine: browser, pages } = suite);
     ({ api, lsApi } = suite.apis);
   });
 
   /** A fresh context (empty storage), with `init` run before any page script. */
-  const withPage = (fn: (page: Page, context: BrowserContext) => Promise<void>, init?: () => void) =>
+  const withPage = (fn: (page: Page, context: Context) => Promise<void>, init?: () => void) =>
     inFreshContext(browser, pages.url, async ({ open, context }) => fn(await open(), context), init);
 
   /** Start a session in the page; what it got, and how it works: /api/me through session.fetch. */
@@ -68,7 +67,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       assert.equal(await readIndexedDB(page), first.token);
       const posts = api.tokenRequests.POST;
       await page.reload();
-      await page.waitForFunction(() => 'start' in window);
+      await waitForHarness(page);
       const second = await startAndUse(page, api.url);
       assert.equal(second.token, first.token);
       assert.equal(second.storage, 'indexedDB');
@@ -86,7 +85,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       assert.equal(await readIndexedDB(page, lsApi), undefined, 'nothing left behind in IndexedDB');
       const posts = lsApi.tokenRequests.POST;
       await page.reload();
-      await page.waitForFunction(() => 'start' in window);
+      await waitForHarness(page);
       const second = await startAndUse(page, lsApi.url);
       assert.equal(second.token, first.token);
       assert.equal(second.storage, 'localStorage');
@@ -102,7 +101,7 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
       assert.equal(first.storage, 'localStorage');
       assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), first.token);
       await page.reload();
-      await page.waitForFunction(() => 'start' in window);
+      await waitForHarness(page);
       const second = await startAndUse(page, api.url, 'localStorage');
       assert.equal(second.token, first.token);
     });
@@ -221,17 +220,13 @@ describe('token storage in the browser', { skip: noChromium, timeout: 180_000 },
   test('a corrupt stored token is discarded, never sent, and replaced', async () => {
     await withPage(async (page) => {
       await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), keyOf(api));
-      const seen: string[] = [];
-      page.on('request', (req) => {
-        const auth = req.headers()['authorization'];
-        if (auth) seen.push(auth);
-      });
+      const sent = api.authorizations.length;
       const posts = api.tokenRequests.POST;
       const r = await startAndUse(page, api.url, 'localStorage');
       assert.notEqual(r.token, 'garbage token <x>');
       assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
       assert.equal(api.tokenRequests.POST, posts + 1);
-      assert.ok(seen.every((a) => !a.includes('garbage')));
+      assert.ok(api.authorizations.slice(sent).every((a) => !a.includes('garbage')), 'what the API received');
     });
   });
 });

@@ -1,25 +1,24 @@
 /**
- * Session websockets in real Chromium against the real shim: the handshake offers the token (never in the URL),
+ * Session websockets in each real engine against the real shim: the handshake offers the token (never in the URL),
  * a server-side revoke (4401) is followed by a renewal and a reconnect offering the new token, a login's
  * regenerate by a reconnect with the Session-Token, a second 4401 in a row by `expired` and no more attempts,
  * logout closes them, and a wake-up (Cordova's resume) reconnects a socket that was waiting.
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Engine as Browser, Tab as Page } from '../helpers/engines/index.ts';
 import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
-import { noChromium } from '../helpers/env.ts';
-import { inFreshContext, until, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
+import { describeEngines, inFreshContext, until, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
-describe('session websockets', { skip: noChromium, timeout: 180_000 }, () => {
+describeEngines('session websockets', {}, (engineName) => {
   let browser: Browser;
   let api: Api;
   /** Its app closes every connection with 4401 at once. */
   let refusing: Api;
   let pages: Pages;
 
-  useBrowserSuite({ api: {}, refusing: { socket: 'close4401' } }, (suite) => {
-    ({ browser, pages } = suite);
+  useBrowserSuite(engineName, { api: {}, refusing: { socket: 'close4401' } }, (suite) => {
+    ({ engine: browser, pages } = suite);
     ({ api, refusing } = suite.apis);
   });
 

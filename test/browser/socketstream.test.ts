@@ -1,20 +1,19 @@
 /**
- * The SocketStream docs' examples driven from real Chromium: the script-tag build (dist/hybrid-session.umd.min.js)
+ * The SocketStream docs' examples driven from each real engine: the script-tag build (dist/hybrid-session.umd.min.js)
  * on one origin, the facade (createSocketStream) as the API on another, so the token is the only credential, as in
  * a PhoneGap app. session.rpc speaks JSON-RPC over the session's websocket; session.fetch carries the same token.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
+import { launchEngine, type Engine as Browser, type Tab as Page } from '../helpers/engines/index.ts';
 import { createSocketStream } from '../../src/socketstream/index.ts';
-import { noChromium } from '../helpers/env.ts';
 import { close } from '../helpers/net.ts';
-import { inFreshContext, launchBrowser, startPages, type Pages } from '../helpers/browser.ts';
+import { describeEngines, inFreshContext, startPages, type Pages } from '../helpers/browser.ts';
 
-describe('SocketStream facade in Chromium (session.rpc + session.fetch)', { skip: noChromium, timeout: 180_000 }, () => {
+describeEngines('SocketStream facade (session.rpc + session.fetch)', {}, (engineName) => {
   let browser: Browser;
   let pages: Pages;
   let server: Server;
@@ -64,7 +63,7 @@ describe('SocketStream facade in Chromium (session.rpc + session.fetch)', { skip
     server = await ss.start({ port: 0, host: '127.0.0.1' });
     // Another site than the pages (127.0.0.1): no cookie crosses, the token is the only credential.
     api = `http://localhost:${(server.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
+    browser = await launchEngine(engineName);
   });
   after(async () => {
     await browser?.close();

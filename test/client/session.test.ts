@@ -3,9 +3,13 @@ import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { http, HttpResponse } from 'msw';
 import { createSession, isHybridSessionError } from '../../src/client/index.ts';
-import { API, invalidToken, mapStorage, mswServer, nextEvent, tokenEndpoint, TOKEN_URL, uniqueKey } from './support.ts';
+import { API, mapStorage, mswServer, nextEvent, tokenEndpoint, TOKEN_URL, uniqueKey } from './support.ts';
 
 const server = mswServer();
+/** Waits (on real microtasks/IO, bounded by the test's timeout) until `check` holds. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setImmediate(r));
+}
 after(() => server.close());
 afterEach(() => server.resetHandlers());
 
@@ -75,20 +79,6 @@ describe('ready()', () => {
     await assert.rejects(s.ready(), { code: 'HS_ERR_ENDPOINT', status: 200, message: 'POST /session/token: 200 without a token' });
   });
 
-  test('a 401 invalid_token from the endpoint (the server ended the session): HS_ERR_EXPIRED, the token dropped, `expired`', async () => {
-    const endpoint = tokenEndpoint();
-    server.use(...endpoint.handlers);
-    const key = uniqueKey();
-    const storage = mapStorage();
-    const s = createSession({ url: API, storage, key });
-    await s.ready();
-    server.use(http.post(TOKEN_URL, () => invalidToken()));
-    const expired = nextEvent(s, 'expired');
-    await assert.rejects(s.renew(), { code: 'HS_ERR_EXPIRED', status: 401 });
-    await expired;
-    assert.equal(s.token, null);
-    assert.equal(storage.map.get(key), undefined);
-  });
 });
 
 describe('renewal', () => {
@@ -129,8 +119,54 @@ describe('renewal', () => {
     assert.equal(expiredEvents, 1);
   });
 
+  test('401 invalid_token from the endpoint (HS_ERR_TOKEN_REUSED: the session was ended) → a new session without the dead token, expired', async () => {
+    const endpoint = tokenEndpoint();
+    let reused = false;
+    server.use(
+      http.post(TOKEN_URL, ({ request }) => {
+        if (!reused || !request.headers.get('authorization')) return undefined;
+        return HttpResponse.json(
+          { error: 'invalid_token', code: 'HS_ERR_TOKEN_REUSED', message: 'rotated out' },
+          { status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } },
+        );
+      }),
+      ...endpoint.handlers,
+    );
+    const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
+    await s.ready();
+    reused = true;
+    const expired = nextEvent(s, 'expired');
+    endpoint.state.created = true;
+    assert.equal(await s.renew(), 'v1.tok2');
+    await expired;
+    assert.equal(endpoint.state.bearers.at(-1), null, 'the retry carries no bearer');
+  });
+
+  test('a timed renewal whose answer was lost is retried with the same token, not reported as logout', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
+    const endpoint = tokenEndpoint({ life: 20_000 });
+    let lose = 0;
+    server.use(http.post(TOKEN_URL, () => (lose-- > 0 ? HttpResponse.error() : undefined)), ...endpoint.handlers);
+    const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
+    await s.ready();
+    let logouts = 0;
+    s.on('logout', () => logouts++);
+    s.on('expired', () => logouts++);
+    const errors: string[] = [];
+    s.on('error', (e) => errors.push(e.code));
+    lose = 1;
+    const first = s.token;
+    t.mock.timers.tick(10_000); // half-life: the timed renewal, whose answer is lost
+    await until(() => errors.length === 1);
+    assert.equal(s.token, first, 'the token stays');
+    t.mock.timers.tick(5_000); // the retry
+    await until(() => s.token !== first);
+    assert.deepEqual(endpoint.state.bearers.slice(-1), [`Bearer ${first}`], 'retried with the same token');
+    assert.equal(logouts, 0);
+  });
+
   test('the token is renewed by itself at half-life, never sooner than the floor', async () => {
-    // Half of 400 ms is under the 5 s floor: renewed at the floor (doubled once for that short answer), not at 200 ms.
+    // Half of 400 ms is under the 1 s floor: renewed at the floor (doubled once for that short answer), not at 200 ms.
     const endpoint = tokenEndpoint({ life: 400 });
     server.use(...endpoint.handlers);
     const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });

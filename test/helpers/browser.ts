@@ -1,20 +1,22 @@
 /**
  * What the client's browser tests share: the real server shim (express + ws + hybridSession) on loopback, a static
- * server for the pages on another origin, real Chromium, and a watch that fails a test on any uncaught page error.
+ * server for the pages on another origin, a real browser of each engine (Chromium, WebKitGTK, Firefox: see
+ * ./engines/), and a watch that fails a test on any uncaught page error.
  *
  * Origins: pages on http://127.0.0.1:<A>, the API on http://localhost:<B> — another site, so no cookie crosses and
  * the token is the only credential (the hybrid-app case). `sameOrigin: true` serves the pages from the API instead.
  */
-import { after, before } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { hybridSession, type HybridSession, type HybridSessionOptions } from '../../src/server/index.ts';
-import { CHROMIUM_ARGS, chromiumExecutable } from './env.ts';
+import { ENGINES, launchEngine, type Context, type Engine, type EngineName, type Tab } from './engines/index.ts';
+import { PAGE_WATCH } from './engines/page-watch.ts';
+import { noEngine } from './env.ts';
 import { close, listen } from './net.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,6 +38,13 @@ export interface Api {
   hs: HybridSession;
   /** Requests to the token endpoint, by method. */
   tokenRequests: { POST: number; DELETE: number };
+  /** Every Authorization header the API received, in order (what the browser really sent). */
+  authorizations: string[];
+  /**
+   * Hold the token endpoint's POSTs from now until `release()`: makes "while a renewal is in flight" an explicit
+   * order instead of a race with a fast loopback answer.
+   */
+  holdTokenPosts(): { held(): number; release(): void };
   upgrades: Upgrade[];
   /** Every closed server-side socket: [sid, code]. */
   closed: [string, number][];
@@ -57,6 +66,26 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/**
+ * Scripts a test wants run before any page script (an engine-neutral init script: classic WebDriver has none):
+ * a fixture page asked for with `?init=<id>` gets the script registered under that id inlined first in <head>,
+ * after the page-error watch every fixture page gets (see ./engines/page-watch.ts).
+ */
+const initScripts = new Map<string, string>();
+let initIds = 0;
+
+/** Register `init` (sent as source text, like an evaluate callback); returns the id for `?init=`. */
+export function registerInit(init: () => void): string {
+  const id = String(++initIds);
+  initScripts.set(id, `(${init})();`);
+  return id;
+}
+
+function withScripts(html: string, init: string | undefined): string {
+  const scripts = `<script>${PAGE_WATCH}</script>` + (init ? `<script>${init}</script>` : '');
+  return html.replace(/<head[^>]*>/i, (head) => head + scripts);
+}
+
 /** Fixture pages, the built dist/, and the two ESM dependencies the import map names; nothing else. */
 const SERVED = [
   ['/dist/', join(root, 'dist')],
@@ -66,13 +95,15 @@ const SERVED = [
 ] as const;
 
 async function serveStatic(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<boolean> {
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const url = new URL(req.url ?? '/', 'http://x');
+  const path = decodeURIComponent(url.pathname);
   for (const [prefix, dir] of SERVED) {
     if (!path.startsWith(prefix)) continue;
     const file = resolve(dir, '.' + path.slice(prefix.length - 1));
     if (!file.startsWith(dir + sep)) break;
     try {
-      const body = await readFile(file);
+      let body: Buffer | string = await readFile(file);
+      if (extname(file) === '.html') body = withScripts(body.toString('utf8'), initScripts.get(url.searchParams.get('init') ?? ''));
       res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
       res.end(body);
       return true;
@@ -99,12 +130,16 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const hs = hybridSession({ secret: SECRET, ...hsOptions } as HybridSessionOptions);
   const tokenPath = hs.options.tokenPath;
   const tokenRequests = { POST: 0, DELETE: 0 };
+  const authorizations: string[] = [];
+  let held: (() => void)[] | null = null;
   const upgrades: Upgrade[] = [];
   const closed: [string, number][] = [];
   const app = express();
   app.use((req, _res, next) => {
+    if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (req.path === tokenPath && (req.method === 'POST' || req.method === 'DELETE')) tokenRequests[req.method]++;
-    next();
+    if (held && req.path === tokenPath && req.method === 'POST') held.push(next);
+    else next();
   });
   app.use(hs.middleware as express.RequestHandler);
   type Req = express.Request & { session: any; sessionID: string };
@@ -152,6 +187,17 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     url,
     hs,
     tokenRequests,
+    authorizations,
+    holdTokenPosts() {
+      const queue: (() => void)[] = (held = []);
+      return {
+        held: () => queue.length,
+        release() {
+          if (held === queue) held = null;
+          queue.forEach((next) => next());
+        },
+      };
+    },
     upgrades,
     closed,
     pages: base,
@@ -164,29 +210,17 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   };
 }
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumExecutable()!, args: CHROMIUM_ARGS });
-}
-
-/**
- * A page whose uncaught errors (and console errors other than the browser's own network reports, which 401s and
- * refused sockets cause on purpose) are collected; `assertClean()` fails the test on any.
- */
-export async function watchedPage(context: BrowserContext, errors: string[], label = 'page'): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => errors.push(`[${label}] pageerror: ${e.stack ?? e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource|WebSocket connection to/.test(m.text())) errors.push(`[${label}] console.error: ${m.text()}`);
-  });
-  return page;
-}
-
 export const BUILDS = { umd: 'umd.html', esm: 'esm.html' } as const;
 
-/** Open a fixture page (UMD by default) and wait until window.HybridSession is there. */
-export async function openFixture(page: Page, pagesUrl: string, build: keyof typeof BUILDS = 'umd'): Promise<void> {
-  await page.goto(`${pagesUrl}/${BUILDS[build]}`);
-  await page.waitForFunction(() => 'HybridSession' in window && 'start' in window);
+/** Open a fixture page (UMD by default; `init` from registerInit) and wait until window.HybridSession is there. */
+export async function openFixture(tab: Tab, pagesUrl: string, build: keyof typeof BUILDS = 'umd', init?: string): Promise<void> {
+  await tab.goto(`${pagesUrl}/${BUILDS[build]}${init ? `?init=${init}` : ''}`);
+  await waitForHarness(tab);
+}
+
+/** The fixture's harness is loaded (the ESM page adds it once its module ran). */
+export function waitForHarness(tab: Tab): Promise<boolean> {
+  return until(`the fixture harness in ${tab.label}`, () => tab.evaluate(() => 'HybridSession' in window && 'start' in window));
 }
 
 /** Poll `check` until it holds; the bound only keeps a broken run from hanging. */
@@ -203,14 +237,35 @@ export async function until<T>(what: string, check: () => Promise<T> | T, ms = 2
 export type Pages = Awaited<ReturnType<typeof startPages>>;
 
 /**
+ * One describe block per engine, titled `<title> [<engine>]`, skipped with a named reason where the engine is not
+ * installed (a failure under CI=true). Each engine's tests count on their own in the summary line.
+ */
+export function describeEngines(title: string, options: { timeout?: number }, body: (engine: EngineName) => void): void {
+  for (const engine of ENGINES) describe(`${title} [${engine}]`, { skip: noEngine(engine), timeout: 180_000, ...options }, () => body(engine));
+}
+
+/** One browser of `name` for a describe block: launched before its tests, closed after them. */
+export function useEngine(name: EngineName, use: (engine: Engine) => void): void {
+  let engine: Engine | undefined;
+  before(async () => {
+    engine = await launchEngine(name);
+    use(engine);
+  });
+  after(async () => {
+    await engine?.close();
+  });
+}
+
+/**
  * For one describe block: the fixture pages' server, one API per entry of `apis` (each allowing the pages' origin
- * unless told otherwise) and a browser, started before its tests and closed after them.
+ * unless told otherwise) and a browser of `engine`, started before its tests and closed after them.
  */
 export function useBrowserSuite<K extends string>(
+  engineName: EngineName,
   apis: Record<K, ApiOptions>,
-  use: (suite: { browser: Browser; pages: Pages; apis: Record<K, Api> }) => void,
+  use: (suite: { engine: Engine; pages: Pages; apis: Record<K, Api> }) => void,
 ): void {
-  let browser: Browser | undefined;
+  let engine: Engine | undefined;
   let pages: Pages | undefined;
   const started: Api[] = [];
   before(async () => {
@@ -220,39 +275,40 @@ export function useBrowserSuite<K extends string>(
       byName[name] = await startApi({ allowedOrigins: [pages.url], ...apis[name] });
       started.push(byName[name]);
     }
-    browser = await launchBrowser();
-    use({ browser, pages, apis: byName });
+    engine = await launchEngine(engineName);
+    use({ engine, pages, apis: byName });
   });
   after(async () => {
-    await browser?.close();
+    await engine?.close();
     for (const api of started) await api.close();
     await pages?.close();
   });
 }
 
 export interface FreshContext {
-  context: BrowserContext;
-  /** A watched page on the fixture (UMD by default), in this context. */
-  open(label?: string, build?: keyof typeof BUILDS): Promise<Page>;
+  context: Context;
+  /** A watched tab on the fixture (UMD by default), in this context. */
+  open(label?: string, build?: keyof typeof BUILDS): Promise<Tab>;
 }
 
 /**
  * `fn` in a fresh context (empty storage, `init` run before any page script), closed however it ends; fails on any
  * uncaught page error or console error of its pages.
  */
-export async function inFreshContext(browser: Browser, pagesUrl: string, fn: (c: FreshContext) => Promise<void>, init?: () => void): Promise<void> {
+export async function inFreshContext(engine: Engine, pagesUrl: string, fn: (c: FreshContext) => Promise<void>, init?: () => void): Promise<void> {
   const errors: string[] = [];
-  const context = await browser.newContext();
+  const context = await engine.newContext();
+  context.onError((e) => errors.push(`[${e.tab}] ${e.kind}: ${e.text}`));
+  const initId = init ? registerInit(init) : undefined;
   try {
-    if (init) await context.addInitScript(init);
     const open = async (label = 'page', build: keyof typeof BUILDS = 'umd') => {
-      const page = await watchedPage(context, errors, label);
-      await openFixture(page, pagesUrl, build);
-      return page;
+      const tab = await context.newTab(label);
+      await openFixture(tab, pagesUrl, build, initId);
+      return tab;
     };
     await fn({ context, open });
-    if (errors.length > 0) throw new Error(`page errors:\n${errors.join('\n')}`);
   } finally {
     await context.close();
   }
+  if (errors.length > 0) throw new Error(`page errors:\n${errors.join('\n')}`);
 }

@@ -1,10 +1,10 @@
 /**
  * One server process of the scale-out tests (run as `node --import tsx test/scale/fixture-server.ts`): Express + ws +
  * hybridSession on a connect-redis store, with the revocation bus on the same node-redis client — the setup the README
- * gives for several processes. Env: REDIS_URL, SESSION_SECRET, KEY_PREFIX (default 'scale:').
+ * gives for several processes. Env: REDIS_URL, SESSION_SECRET, KEY_PREFIX (default 'scale:'), ROTATION_GRACE (ms).
  * Prints `listening <port>` once it listens on 127.0.0.1:0; exits on SIGTERM, or when its parent goes (stdin ends).
  *
- * HTTP: GET /data → { data }; POST /set?fruit=… ; POST /incr (update) → { count }; POST /destroy; POST /regenerate.
+ * HTTP: GET /reuses → { reuses } (the hs 'reuse' events this process saw); GET /data → { data }; POST /set?fruit=… ; POST /incr (update) → { count }; POST /destroy; POST /regenerate.
  * Websocket messages {id, op: 'get' | 'incr' | 'set' | 'destroy', fruit?} → {id, ok, data?, count?, error?}.
  */
 import { createServer } from 'node:http';
@@ -35,7 +35,10 @@ const hs = hybridSession({
   secret,
   store: new RedisStore({ client, prefix: process.env.KEY_PREFIX ?? 'scale:' }),
   revocation: { redis: client },
+  ...(process.env.ROTATION_GRACE ? { rotationGrace: Number(process.env.ROTATION_GRACE) } : {}),
 });
+const reuses: unknown[] = [];
+hs.on('reuse', (event) => reuses.push(event));
 
 type Data = Record<string, unknown>;
 const dataOf = (s: Data) => Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'cookie' && !k.startsWith('__')));
@@ -44,6 +47,7 @@ const statusOf = (err: unknown) => (isHybridSessionError(err) && err.status) || 
 const cb = (fn: (done: (err?: unknown) => void) => void) => new Promise<void>((ok, fail) => fn((err) => (err ? fail(err) : ok())));
 
 const app = express();
+app.get('/reuses', (_req, res) => void res.json({ reuses }));
 app.use(hs.middleware);
 const route = (handler: (req: any, res: any) => Promise<void>) => (req: any, res: any) =>
   handler(req, res).catch((err) => {

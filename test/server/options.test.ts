@@ -108,6 +108,8 @@ describe('options are checked once, at creation', () => {
         cookie: { name: 'connect.sid', httpOnly: true, secure: 'auto', sameSite: 'lax', path: '/', domain: undefined },
         touchInterval: 60_000,
         proxy: undefined,
+        binding: 'optional',
+        proofMaxAge: 300_000,
       });
       assert.ok(Object.isFrozen(hs.options));
       assert.ok(hs.store instanceof session.Store);

@@ -6,22 +6,40 @@ import type { IncomingMessage } from 'node:http';
 import { QUERY_TOKEN_PARAM } from '../../shared/protocol.js';
 
 export interface BearerPresence {
-  /** The Authorization scheme was Bearer (any case, RFC 7235): from here on it must be valid. */
+  /** The Authorization scheme was Bearer or DPoP (any case, RFC 7235): from here on it must be valid. */
   present: boolean;
   token: string;
+  /** The scheme was DPoP (RFC 9449 §7.1): the token is presented as bound, with a proof in the DPoP header. */
+  dpop: boolean;
 }
 
-const NO_BEARER: BearerPresence = { present: false, token: '' };
+const NO_BEARER: BearerPresence = { present: false, token: '', dpop: false };
 
-/** `Authorization: Bearer <token>`; another scheme (Basic…) is not a bearer and is left to the app. */
+/** `Authorization: Bearer <token>` or `DPoP <token>`; another scheme (Basic…) is not a bearer and is left to the app. */
 export function readBearer(req: IncomingMessage): BearerPresence {
   const header = req.headers.authorization;
   if (typeof header !== 'string') return NO_BEARER;
   const value = header.trim();
   const space = value.search(/[ \t]/);
-  const scheme = space === -1 ? value : value.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') return NO_BEARER;
-  return { present: true, token: space === -1 ? '' : value.slice(space + 1).trim() };
+  const scheme = (space === -1 ? value : value.slice(0, space)).toLowerCase();
+  if (scheme !== 'bearer' && scheme !== 'dpop') return NO_BEARER;
+  return { present: true, token: space === -1 ? '' : value.slice(space + 1).trim(), dpop: scheme === 'dpop' };
+}
+
+/** The DPoP header's value: several headers arrive joined with ", " and are then not one JWS (proof.ts refuses them). */
+export function readProof(req: IncomingMessage): string | undefined {
+  const value = req.headers.dpop;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The URL a proof's htu must name (RFC 9449 §4.3): the request as this server saw it — the scheme it came over (TLS,
+ * or a trusted X-Forwarded-Proto with `proxy`), ws/wss for an upgrade, its Host, and the full path (mount point
+ * included, as Express's originalUrl), without the query.
+ */
+export function requestHtu(req: IncomingMessage, secure: boolean, upgrade: boolean): string {
+  const scheme = upgrade ? (secure ? 'wss' : 'ws') : secure ? 'https' : 'http';
+  return `${scheme}://${req.headers.host ?? ''}${requestPath(req)}`;
 }
 
 /** RFC 7230 tchar, as ws validates subprotocol names. */

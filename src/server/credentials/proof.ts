@@ -44,7 +44,11 @@ export type ProofFailure =
   | 'nonce'
   | 'ath'
   | 'signature'
-  | 'replay';
+  | 'replay'
+  // possession.ts: the proof is fine, its use is not.
+  | 'scheme'
+  | 'key'
+  | 'unbound';
 
 export interface VerifiedProof {
   ok: true;
@@ -82,7 +86,7 @@ export interface ProofVerifierOptions {
   now?: () => number;
 }
 
-function refuse(reason: ProofFailure, message: string, code: RefusedProof['code'] = 'HS_ERR_INVALID_DPOP_PROOF'): RefusedProof {
+export function refuse(reason: ProofFailure, message: string, code: RefusedProof['code'] = 'HS_ERR_INVALID_DPOP_PROOF'): RefusedProof {
   return { ok: false, reason, code, message };
 }
 

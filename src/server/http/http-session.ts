@@ -8,8 +8,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADERS } from '../../shared/protocol.js';
+import { HybridSessionError } from '../../shared/errors.js';
 import { isSecure, setSessionCookie } from '../credentials/cookie.js';
 import { issueFor, type Core } from '../context.js';
+import { endSession, saveSession } from '../lifecycle.js';
 import {
   defineMethod,
   expiresOf,
@@ -21,8 +23,8 @@ import {
   replaceData,
 } from '../store/session-object.js';
 import type { SessionData } from '../store/access.js';
-import { nearsExpiry, type VerifiedToken } from '../credentials/token.js';
-import type { NextFunction, SessionObject, Store } from '../types.js';
+import type { VerifiedToken } from '../credentials/token.js';
+import type { IssuedToken, NextFunction, SessionObject, Store } from '../types.js';
 import { updateSession } from '../store/update.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
@@ -35,6 +37,8 @@ export interface ResolvedFrom {
   token: VerifiedToken | undefined;
   data: SessionData | undefined;
   sid: string | undefined;
+  /** The current generation's token for `Session-Token`: the bearer was renewed, or another request renewed it first. */
+  renewed: IssuedToken | undefined;
 }
 
 interface Ctx {
@@ -49,6 +53,8 @@ interface Ctx {
   savedHash: string | undefined;
   savedId: string | undefined;
   touched: boolean;
+  /** The save failed before the status line: the error response carries no cookie and no token. */
+  failed: boolean;
 }
 
 function callbackOf(fn: unknown): (err?: unknown) => void {
@@ -90,34 +96,24 @@ function touchOnce(ctx: Ctx): void {
   ctx.touched = true;
 }
 
-function afterResponse(res: ServerResponse, fn: () => void): void {
-  if (res.writableFinished || res.destroyed) return fn();
-  let done = false;
-  const once = () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-  res.once('finish', once);
-  res.once('close', once);
-}
-
 function wrap(ctx: Ctx, sess: SessionObject): void {
   const { core, req } = ctx;
   const store = core.store;
-  const origSave = sess.save;
 
   defineMethod(sess, 'save', function save(this: SessionObject, fn?: unknown) {
     const cb = callbackOf(fn);
     const hash = hashSession(this);
     const id = this.id;
-    origSave.call(this, (err?: unknown) => {
-      if (!err) {
+    // A session this request loaded (or wrote) must still exist: one ended meanwhile is never written back.
+    const existing = ctx.loadedId === id || ctx.savedId === id;
+    saveSession(core, id, this, existing).then(
+      () => {
         ctx.savedHash = hash;
         ctx.savedId = id;
-      }
-      cb(err);
-    });
+        cb();
+      },
+      (err: unknown) => cb(err),
+    );
     return this;
   });
 
@@ -139,45 +135,19 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     const cb = callbackOf(fn);
     const id = this.id;
     delete req.session;
-    core.access.destroy(id).then(
-      () => {
-        core.registry.revoke(id);
-        cb();
-      },
-      (err) => cb(err),
-    );
+    endSession(core, id, { req, res: ctx.res }).then(() => cb(), (err) => cb(err));
     return this;
   });
 
   defineMethod(sess, 'regenerate', function regenerate(this: SessionObject, fn?: unknown, more?: unknown) {
-    // regenerate(cb) as express-session; regenerate({ keepSockets: true }, cb) moves the session's open websockets
-    // to the new id instead of closing them (SocketStream's setUserId signs in under open sockets).
-    const keepSockets = typeof fn === 'object' && fn !== null && (fn as { keepSockets?: unknown }).keepSockets === true;
+    // regenerate(cb) as express-session. regenerate({ keepSockets: true }, cb) (SocketStream's setUserId) is the
+    // same since DESIGN "Login moves only the caller": the request moves, every socket of the old id closes 4401.
     const cb = callbackOf(typeof fn === 'function' ? fn : more);
     const oldId = this.id;
-    if (keepSockets) {
-      req.sessionID = newSessionId();
-      const next = generateSession(req as never, newCookie(core.options, req));
-      wrap(ctx, next);
-      // Stored at once, not at res.end(): the sockets moved to it may read it first.
-      next.save((err?: unknown) => {
-        if (err) return cb(err);
-        core.registry.move(oldId, next.id, expiresOf(next));
-        core.access.destroy(oldId).then(
-          () => {
-            core.registry.revoke(oldId);
-            cb();
-          },
-          (e) => cb(e),
-        );
-      });
-      return this;
-    }
-    core.access.destroy(oldId).then(
+    // The old session's sockets close (4401) only once this response, which carries the new token
+    // (Session-Token), has gone out: a client that renews on 4401 then already holds the new token.
+    endSession(core, oldId, { res: ctx.res, closeAfterResponse: true }).then(
       () => {
-        // The old session's sockets close (4401) only once this response, which carries the new token
-        // (Session-Token), has gone out: a client that renews on 4401 then already holds the new token.
-        afterResponse(ctx.res, () => core.registry.revoke(oldId));
         req.sessionID = newSessionId();
         wrap(ctx, generateSession(req as never, newCookie(core.options, req)));
         cb();
@@ -230,6 +200,7 @@ export function attachHttpSession(core: Core, req: SessionRequest, res: ServerRe
     savedHash: loadedId === undefined ? undefined : hash,
     savedId: undefined,
     touched: false,
+    failed: false,
   };
   wrap(ctx, sess);
   hookHeaders(ctx);
@@ -239,15 +210,17 @@ export function attachHttpSession(core: Core, req: SessionRequest, res: ServerRe
 function onHeaders(ctx: Ctx): void {
   const { core, req, res, from } = ctx;
   const sess = req.session;
-  if (!sess || typeof req.sessionID !== 'string') return;
+  if (ctx.failed || !sess || typeof req.sessionID !== 'string') return;
   const options = core.options;
 
   // The id only changes through regenerate(), whose new session is saved at res.end().
   const regenerated = req.sessionID !== ctx.originalId;
-  const renewing = from.token !== undefined && req.sessionID === from.token.sid && nearsExpiry(from.token.expiresAt, options.tokenMaxAge);
-  if (regenerated || renewing) {
+  // A renewal was decided (and written) before the app ran (renewal.ts admitToken): every response to the same
+  // token carries the same new one.
+  const renewed = !regenerated && from.renewed !== undefined && req.sessionID === from.sid ? from.renewed : undefined;
+  if (regenerated || renewed) {
     touchOnce(ctx);
-    const { token } = issueFor(options, req.sessionID, expiresOf(sess));
+    const { token } = renewed ?? issueFor(options, req.sessionID, expiresOf(sess));
     res.setHeader(HEADERS.sessionToken, token);
     // A response carrying a credential must never sit in a shared cache.
     res.setHeader('Cache-Control', 'no-store');
@@ -280,13 +253,31 @@ function hookHeaders(ctx: Ctx): void {
   } as typeof res.writeHead;
 }
 
-/** express-session's end proxy: the body's last byte waits for the store write, so a reply never outruns its session. */
+/** Headers the middleware set before the app ran (CORS): kept on the error response so a browser can read it. */
+const KEPT_ON_FAILURE = /^(access-control-|vary$)/i;
+
+/**
+ * express-session's end proxy, with one change (DESIGN "No 2xx for a lost write"): when the app modified the session
+ * and ends a response whose headers have not gone out (res.json, res.send, res.end(body)), the save finishes before
+ * the status line. A failed save then discards the app's answer (nothing half-written) and hands the error to
+ * next(err): 500 HS_ERR_STORE, 503 HS_ERR_STORE_UNAVAILABLE, 401 HS_ERR_SESSION_ENDED. A streamed response (headers
+ * already out) keeps express-session's order: its last byte waits for the save, and a failure goes to next(err).
+ */
 function hookEnd(ctx: Ctx, next: NextFunction): void {
   const { res, req, core } = ctx;
   const _end = res.end as (...a: unknown[]) => ServerResponse;
   const _write = res.write as (...a: unknown[]) => boolean;
   let ended = false;
   const fail = (err: unknown) => setImmediate(() => next(err));
+
+  const failBeforeStatus = (err: unknown) => {
+    ctx.failed = true;
+    res.end = _end as typeof res.end;
+    res.write = _write as typeof res.write;
+    for (const name of res.getHeaderNames()) if (!KEPT_ON_FAILURE.test(name)) res.removeHeader(name);
+    res.statusCode = 200;
+    fail(err instanceof HybridSessionError ? err : new HybridSessionError('HS_ERR_STORE', 'session store failed (set)', { cause: err }));
+  };
 
   res.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown) {
     if (ended) return this;
@@ -331,6 +322,13 @@ function hookEnd(ctx: Ctx, next: NextFunction): void {
     if (!req.session) return _end.call(res, chunk, encoding, cb);
     touchOnce(ctx);
     if (shouldSave(ctx)) {
+      if (!res.headersSent) {
+        req.session.save((err?: unknown) => {
+          if (err) return failBeforeStatus(err);
+          _end.call(res, chunk, encoding, cb);
+        });
+        return res;
+      }
       req.session.save((err?: unknown) => {
         if (err) fail(err);
         writeend();

@@ -8,12 +8,16 @@ import { readSessionCookie } from '../credentials/cookie.js';
 import type { Core } from '../context.js';
 import { answerPreflight, applyCors, isPreflight } from './cors.js';
 import { classifyOrigin } from '../credentials/origin.js';
-import { fallbackNext, replyInvalidToken, replyJson } from './reply.js';
+import { fallbackNext, replyInvalidToken, replyJson, replyProofRefused } from './reply.js';
 import { attachHttpSession, type ResolvedFrom } from './http-session.js';
 import { readBearer, requestPath } from '../credentials/bearer.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { admitToken } from '../renewal.js';
 import { verifyToken } from '../credentials/token.js';
 import type { Middleware, NextFunction } from '../types.js';
+import { judgeTokenUse } from '../credentials/possession.js';
+import { proofOf } from './proof-of.js';
+import { readMeta } from '../store/session-meta.js';
 
 const kResolved = Symbol.for('hybrid-session.resolved');
 
@@ -60,7 +64,7 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   }
 
   if (!core.access.ready) throw core.access.unavailable();
-  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined };
+  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined, renewed: undefined };
   const bearer = readBearer(req);
   from.cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (bearer.present) {
@@ -70,12 +74,27 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
       replyInvalidToken(res, 'the bearer token is malformed, forged or expired');
       return false;
     }
+    // A proof only counts beside the DPoP scheme (a bound token as Bearer is refused whatever else comes with it); it
+    // is judged before the store is asked, as the MAC is (pure CPU), and its verdict applied once the session is read.
+    const proof = options.binding !== 'off' && bearer.dpop ? proofOf(core, req, bearer.token) : undefined;
     const data = await core.access.get(verified.sid);
     if (!data) {
       replyInvalidToken(res, 'the session of this token has ended');
       return false;
     }
-    Object.assign(from, { via: 'bearer', token: verified, data, sid: verified.sid });
+    const refused = judgeTokenUse(options.binding, readMeta(data).jkt, bearer.dpop, proof);
+    if (refused) {
+      replyProofRefused(res, refused, core.proofs.nonces.current());
+      return false;
+    }
+    // Its generation: current, or the previous one within the grace (DESIGN "Token rotation"); a first use is
+    // recorded and a token past half its life rotates, both before the app runs so its own save keeps them.
+    const admitted = await admitToken(core, verified.sid, data, verified, 'request');
+    if (admitted.kind === 'refuse') {
+      replyInvalidToken(res, 'the bearer token was rotated out');
+      return false;
+    }
+    Object.assign(from, { via: 'bearer', token: verified, data: admitted.data, sid: verified.sid, renewed: admitted.renewed });
   } else if (from.cookieId !== undefined) {
     const data = await core.access.get(from.cookieId);
     // A signed cookie naming an unknown session gets a new session under a new id, never the cookie's id.
@@ -84,4 +103,5 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   attachHttpSession(core, req as never, res, from, next);
   return true;
 }
+
 

@@ -4,8 +4,10 @@
  * when no next was given, a JSON error body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HybridSessionError, isHybridSessionError } from '../../shared/errors.js';
-import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
+import { HybridSessionError, carriesForeignText, clientMessage, isHybridSessionError } from '../../shared/errors.js';
+import { warnOnce } from '../warn.js';
+import { DPOP_ALG, DPOP_SCHEME, HEADERS, INVALID_TOKEN_CHALLENGE, STATUS } from '../../shared/protocol.js';
+import type { RefusedProof } from '../credentials/proof.js';
 import type { NextFunction } from '../types.js';
 
 export { HybridSessionError, isHybridSessionError };
@@ -29,6 +31,25 @@ export function replyInvalidToken(res: ServerResponse, description: string): voi
   );
 }
 
+/**
+ * RFC 9449 §7.1 / §8: a DPoP proof missing, wrong, by another key, or stale (use_dpop_nonce). The current nonce goes
+ * with every such answer, so a client whose clock is off can retry once with it (a refused thief gains nothing by it:
+ * the nonce is no credential).
+ */
+export function replyProofRefused(res: ServerResponse, refused: RefusedProof, nonce: string): void {
+  const error = refused.code === 'HS_ERR_USE_DPOP_NONCE' ? 'use_dpop_nonce' : 'invalid_dpop_proof';
+  replyJson(
+    res,
+    STATUS.unauthorized,
+    { error, code: refused.code, message: refused.message },
+    {
+      [HEADERS.wwwAuthenticate]: `${DPOP_SCHEME} algs="${DPOP_ALG}", error="${error}"`,
+      [HEADERS.dpopNonce]: nonce,
+      'Cache-Control': 'no-store',
+    },
+  );
+}
+
 /** The `next` used when the middleware is called without one (plain http handlers that only want req.session). */
 export function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
   return (err?: unknown) => {
@@ -42,6 +63,11 @@ export function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFun
     }
     const status = isHybridSessionError(err) && err.status ? err.status : STATUS.internalError;
     const code = isHybridSessionError(err) ? err.code : 'HS_ERR_STORE';
-    replyJson(res, status, { error: code, message: err instanceof Error ? err.message : String(err) });
+    // The code and a short message only: a store's text (its address) is the app's to log, not the client's.
+    // Without a `next` there is no error handler to give it to; a warning (once) says what happened and where.
+    if (carriesForeignText(err)) {
+      warnOnce('HS_UNHANDLED_STORE_ERROR', `hybrid-session: ${err instanceof Error ? err.message : String(err)} (answered ${status}; pass a next(err) to the middleware to handle every one)`);
+    }
+    replyJson(res, status, { error: code, message: clientMessage(err) });
   };
 }

@@ -4,14 +4,23 @@
  * and DELETE ends whatever session it can name (204 either way).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TokenResponse } from '../../shared/protocol.js';
-import { clearSessionCookie, isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
-import { issueFor, type Core } from '../context.js';
-import { replyJson } from './reply.js';
+import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS, type TokenResponse } from '../../shared/protocol.js';
+import { isHybridSessionError } from '../../shared/errors.js';
+import { isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import type { Core } from '../context.js';
+import { clearCookie, endSession } from '../lifecycle.js';
+import { freshRotation, renewToken, type Renewal } from '../renewal.js';
+import { withRotation } from '../store/session-meta.js';
+import { replyJson, replyProofRefused } from './reply.js';
 import { readBearer } from '../credentials/bearer.js';
-import { expiresOf, inflateSession, newCookie, newSessionId } from '../store/session-object.js';
-import type { SessionData } from '../store/access.js';
-import { verifyToken } from '../credentials/token.js';
+import { expiresOf, newCookie, newSessionId } from '../store/session-object.js';
+import { readToken, signToken, verifyToken, type VerifiedToken } from '../credentials/token.js';
+import { judgeTokenRequest, type TokenRequestVerdict } from '../credentials/possession.js';
+import type { ProofResult, RefusedProof } from '../credentials/proof.js';
+import { refusal } from '../credentials/refusal.js';
+import { readMeta, writeMeta } from '../store/session-meta.js';
+import type { SessionObject } from '../types.js';
+import { proofOf } from './proof-of.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
 
@@ -32,72 +41,141 @@ export async function tokenEndpoint(core: Core, req: IncomingMessage, res: Serve
 }
 
 async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, store } = core;
+  const { options, access } = core;
   if (!access.ready) throw access.unavailable();
+  const now = Date.now();
+  let renewal: Renewal | undefined;
   let sid: string | undefined;
-  let data: SessionData | null = null;
+  // The client's own token wins over a cookie (a planted cookie must not move it into another session). Its expiry
+  // does not matter here: the current generation renews after its own expiry, an older one is judged as reuse.
+  const bearer = readBearer(req);
+  const presented = bearer.present ? readToken(bearer.token, options.tokenKeys) : null;
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
-  if (cookieId !== undefined) {
-    data = await access.get(cookieId);
-    if (data) sid = cookieId;
-  }
-  if (!data) {
-    const bearer = readBearer(req);
-    const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
-    if (verified) {
-      data = await access.get(verified.sid);
-      if (data) sid = verified.sid;
+  // The proof is judged once, first (pure CPU); what it means depends on the session it comes with (possession.ts).
+  const proof = options.binding === 'off' ? undefined : proofOf(core, req, bearer.present ? bearer.token : undefined);
+  const possession = new Possession(options.binding, proof, cookieId);
+  try {
+    if (presented) {
+      renewal = await renewOrGone(core, presented.sid, presented, now, possession.guard(presented.sid));
+      if (renewal) sid = presented.sid;
     }
+    if (!renewal && cookieId !== undefined) {
+      renewal = await renewOrGone(core, cookieId, undefined, now, possession.guard(cookieId));
+      if (renewal) sid = cookieId;
+    }
+  } catch (err) {
+    if (!possession.refused) throw err;
+    replyProofRefused(res, possession.refused, core.proofs.nonces.current());
+    return;
+  }
+
+  if (renewal?.kind === 'reuse') {
+    // Two parties hold this session (DESIGN "Reuse"): end it everywhere, then tell the app.
+    await endSession(core, sid!, { req, res });
+    core.events.emit('reuse', { sessionID: sid!, via: 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
+    replyJson(
+      res,
+      STATUS.unauthorized,
+      { error: 'invalid_token', code: 'HS_ERR_TOKEN_REUSED', message: 'this token was rotated out and used again: the session has been ended' },
+      { [HEADERS.wwwAuthenticate]: INVALID_TOKEN_CHALLENGE, 'Cache-Control': 'no-store' },
+    );
+    return;
   }
 
   let created = false;
   let cookieData: Record<string, unknown>;
-  let sessionExpires: number;
-  if (!data || sid === undefined) {
+  let token: string;
+  let expiresAt: number;
+  if (!renewal || sid === undefined) {
+    // A new session: bound to the proof's key, or refused when 'required' wants one and there is none.
+    const verdict = possession.judge(undefined, false);
+    if (!verdict.ok) {
+      replyProofRefused(res, verdict, core.proofs.nonces.current());
+      return;
+    }
     created = true;
     sid = newSessionId();
     const cookie = newCookie(options, req);
-    await access.set(sid, { cookie });
+    expiresAt = Math.floor(Math.min(now + options.tokenMaxAge, expiresOf({ cookie })));
+    const data: Record<string, unknown> = { cookie };
+    withRotation(data, freshRotation(now, expiresAt));
+    if (verdict.bind) writeMeta(data, { ...readMeta(data), jkt: verdict.bind });
+    await access.set(sid, data);
+    token = signToken(sid, expiresAt, options.tokenKeys, 0);
     cookieData = (cookie as unknown as { data: Record<string, unknown> }).data;
-    sessionExpires = expiresOf({ cookie });
   } else {
-    // Asking for a token is activity: extend the session (touch) so the new token is not capped by a stale expiry.
-    const storedExpires = expiresOf(data);
-    const sess = inflateSession(store, { sessionID: sid, sessionStore: store }, data);
-    sess.touch();
-    const touched = await access.touch(sid, sess);
-    sessionExpires = touched ? expiresOf(sess) : storedExpires;
-    cookieData = (sess.cookie as unknown as { data: Record<string, unknown> }).data;
+    ({ token, expiresAt } = renewal);
+    cookieData = (renewal.session.cookie as unknown as { data: Record<string, unknown> }).data;
   }
 
-  const { token, expiresAt } = issueFor(options, sid, sessionExpires);
   if (!(cookieData.secure && !isSecure(req, options.proxy))) {
     setSessionCookie(res, options.cookie.name, sid, options.secrets[0]!, cookieData as never);
   }
-  const body: TokenResponse = { token, expiresAt, storage: options.storage, created, bound: false };
+  const body: TokenResponse = { token, expiresAt, storage: options.storage, created, bound: possession.bound };
   replyJson(res, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
 }
 
+/**
+ * Device binding at the token endpoint: the verdict on the request's proof for the session it renews, taken inside
+ * the renewal's compare-and-set on what the store holds (so two binding requests racing cannot both win), writing the
+ * thumbprint when it binds or rebinds. A refusal is kept here and thrown out of the renewal, which then writes nothing.
+ */
+class Possession {
+  bound = false;
+  refused: RefusedProof | undefined;
+
+  constructor(
+    private readonly mode: 'off' | 'optional' | 'required',
+    private readonly proof: ProofResult | undefined,
+    private readonly cookieId: string | undefined,
+  ) {}
+
+  judge(jkt: string | undefined, byCookie: boolean): TokenRequestVerdict | RefusedProof {
+    const verdict = judgeTokenRequest(this.mode, jkt, byCookie, this.proof);
+    if (verdict.ok) this.bound = verdict.bound;
+    return verdict;
+  }
+
+  /** For renewToken: true when it wrote the thumbprint into the session (a write the renewal must keep). */
+  guard(sid: string): (s: SessionObject) => boolean {
+    return (s) => {
+      const verdict = this.judge(readMeta(s).jkt, sid === this.cookieId);
+      if (!verdict.ok) {
+        this.refused = verdict;
+        throw refusal(verdict.code, verdict.message);
+      }
+      if (!verdict.bind) return false;
+      writeMeta(s, { ...readMeta(s), jkt: verdict.bind });
+      return true;
+    };
+  }
+}
+
+/** renewToken, or undefined when the session is gone (the endpoint then falls back: cookie, else a new session). */
+async function renewOrGone(core: Core, sid: string, presented: VerifiedToken | undefined, now: number, guard?: (s: SessionObject) => boolean): Promise<Renewal | undefined> {
+  try {
+    return await renewToken(core, sid, presented, now, guard);
+  } catch (err) {
+    if (isHybridSessionError(err) && (err.code === 'HS_ERR_INVALID_TOKEN' || (err.code as string) === 'HS_ERR_SESSION_ENDED')) return undefined;
+    throw err;
+  }
+}
+
 async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { options, access, registry } = core;
+  const { options } = core;
   const ids = new Set<string>();
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
   if (cookieId !== undefined) ids.add(cookieId);
   const bearer = readBearer(req);
   const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
-  if (verified) ids.add(verified.sid);
-  for (const id of ids) {
-    await access.destroy(id);
-    registry.revoke(id);
+  if (verified && verified.sid !== cookieId) {
+    // A bound session's token ends it only with a proof by its key: a copied token cannot log its owner out either.
+    const jkt = options.binding === 'off' ? undefined : readMeta(await core.access.get(verified.sid)).jkt;
+    const proof = jkt === undefined ? undefined : proofOf(core, req, bearer.token);
+    if (jkt === undefined || (proof?.ok && proof.thumbprint === jkt)) ids.add(verified.sid);
   }
-  const c = options.cookie;
-  clearSessionCookie(res, c.name, {
-    path: c.path,
-    domain: c.domain,
-    httpOnly: c.httpOnly,
-    secure: c.secure === 'auto' ? isSecure(req, options.proxy) : c.secure,
-    sameSite: c.sameSite,
-  });
+  for (const id of ids) await endSession(core, id);
+  clearCookie(core, req, res);
   res.statusCode = 204;
   res.setHeader('Cache-Control', 'no-store');
   res.end();

@@ -44,6 +44,8 @@ export interface StoreAccess {
   touch(sid: string, sess: object): Promise<boolean>;
   /** The store's own compare-and-set (see update.ts), or undefined. */
   readonly compareAndSet: ((sid: string, expectedVersion: number, sess: object) => Promise<boolean>) | undefined;
+  /** The store's write-only-over-a-live-session (the default store; connect-redis gets one), or undefined. */
+  readonly setIfExists: ((sid: string, sess: object) => Promise<boolean>) | undefined;
   unavailable(): HybridSessionError;
   dispose(): void;
 }
@@ -97,6 +99,7 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
   }
   const s = store as unknown as Record<string, Function | undefined>;
   const cas = s.compareAndSet;
+  const setIfExists = s.setIfExists;
   return {
     store,
     get ready() {
@@ -126,6 +129,10 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
     compareAndSet:
       typeof cas === 'function'
         ? async (sid, expected, sess) => (await call<boolean>('compareAndSet', timeout, (cb) => cas.call(store, sid, expected, sess, cb))) === true
+        : undefined,
+    setIfExists:
+      typeof setIfExists === 'function'
+        ? async (sid, sess) => (await call<boolean>('setIfExists', timeout, (cb) => setIfExists.call(store, sid, sess, cb))) === true
         : undefined,
     unavailable() {
       return new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', 'session store unavailable: it reported a disconnect');

@@ -55,7 +55,9 @@ export async function updateSession<S extends Record<string, unknown>>(
   return deps.lock.run(sid, async () => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const data = await deps.access.get(sid);
-      if (!data) throw new HybridSessionError('HS_ERR_INVALID_TOKEN', 'update(): the session is gone (destroyed, regenerated or expired)');
+      // Ended meanwhile (lifecycle.ts): never written back. On a store without compare-and-set this read and the
+      // write below run under the lock that ending a session takes too.
+      if (!data) throw new HybridSessionError('HS_ERR_SESSION_ENDED', 'update(): the session has ended (destroyed, regenerated, revoked or expired): nothing was written');
       const expected = versionOf(data);
       const sess = inflate(data);
       await fn(sess);

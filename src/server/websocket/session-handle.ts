@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { HybridSessionError } from '../../shared/errors.js';
 import { issueFor, type Core } from '../context.js';
+import { endSession, saveSession, touchAndIssue } from '../lifecycle.js';
 import {
   defineMethod,
   expiresOf,
@@ -18,6 +19,7 @@ import {
 } from '../store/session-object.js';
 import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
 import { updateSession } from '../store/update.js';
+import { rotationOf } from '../store/session-meta.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
@@ -61,15 +63,13 @@ export class WebSocketSession implements SessionHandle {
       );
       return this;
     });
+    // express-session's own save() is a plain store.set: a session ended since load() would come back.
+    defineMethod(sess, 'save', function save(this: SessionObject, fn?: (err?: unknown) => void) {
+      saveSession(core, this.id, this, true).then(() => fn?.(), (err) => fn?.(err));
+      return this;
+    });
     defineMethod(sess, 'destroy', function destroy(this: SessionObject, fn?: (err?: unknown) => void) {
-      const id = this.id;
-      core.access.destroy(id).then(
-        () => {
-          core.registry.revoke(id);
-          fn?.();
-        },
-        (err) => fn?.(err),
-      );
+      endSession(core, this.id).then(() => fn?.(), (err) => fn?.(err));
       return this;
     });
     defineMethod(sess, 'regenerate', function regenerate(this: SessionObject, fn?: (err?: unknown) => void) {
@@ -97,13 +97,13 @@ export class WebSocketSession implements SessionHandle {
   async save(): Promise<void> {
     const sess = this.loaded;
     if (!sess) return; // nothing loaded, nothing to save
-    await this.core.access.set(sess.id, sess);
+    await saveSession(this.core, sess.id, sess, true);
   }
 
   async update(fn: (session: SessionObject) => void | Promise<void>): Promise<SessionObject> {
     const sid = this.sessionID;
     const saved = await updateSession(this.core, sid, (data) => this.inflate(sid, data), fn).catch((err) => {
-      if (err instanceof HybridSessionError && err.code === 'HS_ERR_INVALID_TOKEN') this.core.registry.closeSession(sid);
+      if (err instanceof HybridSessionError && err.code === 'HS_ERR_SESSION_ENDED') this.core.registry.closeSession(sid);
       throw err;
     });
     this.loaded = saved;
@@ -117,22 +117,21 @@ export class WebSocketSession implements SessionHandle {
     const cookie = newCookie(core.options, this.upgradeReq);
     const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
     // The new session exists before the old one ends, so this socket is never bound to nothing.
-    await core.access.set(newId, session);
+    await saveSession(core, newId, session, false);
     this.sid = newId;
     this.loaded = session;
     const expires = expiresOf(session);
-    // keepSockets: the session's other sockets follow the new id too (sign-in under open tabs) instead of closing.
-    if (options?.keepSockets === true) core.registry.move(oldId, newId, expires);
-    else core.registry.rebind(this.ws, newId, expires);
-    await core.access.destroy(oldId);
-    core.registry.revoke(oldId, this.ws);
+    // Only the caller moves (DESIGN "Login moves only the caller"), whatever `keepSockets` says: another socket of
+    // the pre-login session may be an attacker's who planted that session, so it closes 4401 and is never told the
+    // new token. The caller's own tabs follow through the client (storage and tab sync).
+    void options;
+    core.registry.rebind(this.ws, newId, expires);
+    await endSession(core, oldId, { keep: this.ws });
     return { sessionID: newId, session, ...issueFor(core.options, newId, expires) };
   }
 
   async destroy(): Promise<void> {
-    const sid = this.sessionID;
-    await this.core.access.destroy(sid);
-    this.core.registry.revoke(sid);
+    await endSession(this.core, this.sessionID);
   }
 
   async issueToken(): Promise<IssuedToken> {
@@ -145,9 +144,8 @@ export async function issueToken(core: Core, sid: string): Promise<IssuedToken> 
   if (typeof sid !== 'string' || sid.length === 0) throw new TypeError('issueToken(sessionID): a session id is required');
   const data = await core.access.get(sid);
   if (!data) throw gone();
-  const stored = expiresOf(data);
-  const sess = inflateSession(core.store, { sessionID: sid, sessionStore: core.store }, data);
-  sess.touch();
-  const touched = await core.access.touch(sid, sess);
-  return issueFor(core.options, sid, touched ? expiresOf(sess) : stored);
+  // The current generation, not a rotation: the session's clients keep their tokens (a rotation here would turn
+  // them into rotated-out ones, and their next renewal into a false reuse).
+  const { token, expiresAt } = await touchAndIssue(core, sid, data, rotationOf(data).gen);
+  return { token, expiresAt };
 }

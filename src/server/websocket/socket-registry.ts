@@ -30,6 +30,8 @@ export interface RegistryHooks {
   touchInterval: number;
   /** Retry delay after a store error during a check. */
   retryDelay: number;
+  /** DESIGN "Bounds": open sockets per session; past it the oldest closes 4408. Default: unbounded. */
+  maxSocketsPerSession?: number;
 }
 
 export class SocketRegistry {
@@ -63,6 +65,13 @@ export class SocketRegistry {
       this.arm(sid, state);
     }
     state.sockets.add(ws);
+    // A Set keeps insertion order: the first is the oldest. One token replayed a thousand times costs 32 sockets.
+    const max = this.hooks.maxSocketsPerSession ?? Infinity;
+    while (state.sockets.size > max) {
+      const oldest = state.sockets.values().next().value!;
+      this.remove(oldest);
+      closeSocket(oldest, CLOSE_CODES.tooManyConnections, 'too many connections');
+    }
   }
 
   private unbind(ws: WebSocket): void {

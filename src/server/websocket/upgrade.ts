@@ -11,16 +11,20 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { HybridSessionError } from '../../shared/errors.js';
-import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../../shared/protocol.js';
-import { readSessionCookie } from '../credentials/cookie.js';
+import { BEARER_PREFIX, CLOSE_CODES, DPOP_PREFIX, SUBPROTOCOL } from '../../shared/protocol.js';
+import { isSecure, readSessionCookie } from '../credentials/cookie.js';
+import { judgeTokenUse } from '../credentials/possession.js';
+import type { ProofResult } from '../credentials/proof.js';
+import { readMeta } from '../store/session-meta.js';
 import type { Core } from '../context.js';
 import { classifyOrigin } from '../credentials/origin.js';
 import { refusal } from '../credentials/refusal.js';
-import { parseProtocols, queryTokens, readBearer } from '../credentials/bearer.js';
+import { parseProtocols, queryTokens, readBearer, readProof, requestHtu } from '../credentials/bearer.js';
 import { expiresOf, inflateSession } from '../store/session-object.js';
 import { closeSocket } from './socket-registry.js';
 import type { SessionData } from '../store/access.js';
 import { verifyToken } from '../credentials/token.js';
+import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
 
 const kProtocolsWrapped = Symbol.for('hybrid-session.handleProtocols');
@@ -53,6 +57,23 @@ function offeredToken(req: IncomingMessage, protocols: readonly string[], allowQ
   return token;
 }
 
+const NO_PROOF = { dpop: false, proof: undefined };
+
+/**
+ * A handshake's proof: the `hybrid-session.dpop.<proof>` subprotocol (browsers), else the DPoP header beside
+ * `Authorization: DPoP` (native clients); htm GET, htu the websocket URL as this server saw it.
+ */
+function handshakeProof(core: Core, req: IncomingMessage, protocols: readonly string[], token: string): { dpop: boolean; proof: ProofResult | undefined } {
+  const offered = protocols.filter((p) => p.startsWith(DPOP_PREFIX));
+  const header = readProof(req);
+  const dpop = offered.length > 0 || readBearer(req).dpop;
+  if (!dpop) return NO_PROOF;
+  // Two proofs in one offer are not one proof: refused as a malformed one.
+  const value = offered.length > 1 ? 'several.proofs.offered' : offered.length === 1 ? offered[0]!.slice(DPOP_PREFIX.length) : header;
+  const htu = requestHtu(req, isSecure(req, core.options.proxy), true);
+  return { dpop, proof: value === undefined ? undefined : core.proofs.verify(value, { htm: 'GET', htu, token }) };
+}
+
 /** authenticate() with the Sec-WebSocket-Protocol header already parsed (an upgrade parses it once). */
 async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<Authenticated> {
   const { options, access, store } = core;
@@ -62,13 +83,19 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
   const token = offeredToken(req, protocols, options.allowQueryToken);
 
   if (token !== undefined) {
-    // The MAC decides before the store is asked anything.
+    // The MAC decides before the store is asked anything, and so does the proof (pure CPU too).
     const verified = verifyToken(token, options.tokenKeys);
     if (!verified) throw invalid('the bearer token is malformed, forged or expired');
+    const { dpop, proof } = options.binding === 'off' ? NO_PROOF : handshakeProof(core, req, protocols, token);
     if (!access.ready) throw access.unavailable();
     const data = await access.get(verified.sid);
     if (!data) throw invalid('the session of this token has ended');
-    return authenticated(store, verified.sid, data, 'bearer');
+    const refused = judgeTokenUse(options.binding, readMeta(data).jkt, dpop, proof);
+    if (refused) throw refusal(refused.code, refused.message);
+    // A rotated-out generation past the grace is 4401, like any invalid token; a first use is recorded.
+    const admitted = await admitToken(core, verified.sid, data, verified, 'handshake');
+    if (admitted.kind === 'refuse') throw invalid('the bearer token was rotated out');
+    return authenticated(store, verified.sid, admitted.data, 'bearer');
   }
 
   const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
@@ -101,6 +128,12 @@ function authenticated(store: Store, sessionID: string, data: SessionData, via: 
       built = value;
     },
   };
+}
+
+/** What a 4401 says: RFC 9449's error names for a proof, RFC 6750's for the token. */
+function closeReason(failure: unknown): string {
+  const code = failure instanceof HybridSessionError ? failure.code : undefined;
+  return code === 'HS_ERR_USE_DPOP_NONCE' ? 'use_dpop_nonce' : code === 'HS_ERR_INVALID_DPOP_PROOF' ? 'invalid_dpop_proof' : 'invalid_token';
 }
 
 const destroyOnError = function (this: Duplex) {
@@ -136,11 +169,11 @@ export function ensureProtocolSelection(wss: WebSocketServer): void {
   w[kProtocolsWrapped] = true;
   const user = w.options.handleProtocols as ((p: Set<string>, req: IncomingMessage) => string | false) | undefined | null;
   w.options.handleProtocols = (protocols: Set<string>, req: IncomingMessage): string | false => {
-    const offered = new Set([...protocols].filter((p) => !p.startsWith(BEARER_PREFIX)));
+    const offered = new Set([...protocols].filter((p) => !p.startsWith(BEARER_PREFIX) && !p.startsWith(DPOP_PREFIX)));
     let chosen: unknown;
     if (typeof user === 'function') chosen = offered.size ? user(offered, req) : false;
     else chosen = offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false);
-    return typeof chosen === 'string' && !chosen.startsWith(BEARER_PREFIX) ? chosen : false;
+    return typeof chosen === 'string' && !chosen.startsWith(BEARER_PREFIX) && !chosen.startsWith(DPOP_PREFIX) ? chosen : false;
   };
 }
 
@@ -189,7 +222,7 @@ export function handleUpgrade(
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (!auth) {
         const code = failure instanceof HybridSessionError && failure.closeCode ? failure.closeCode : CLOSE_CODES.internalError;
-        closeSocket(ws, code, code === CLOSE_CODES.unauthorized ? 'invalid_token' : 'session store error');
+        closeSocket(ws, code, code === CLOSE_CODES.unauthorized ? closeReason(failure) : 'session store error');
         return;
       }
       const r = req as UpgradeRequest;

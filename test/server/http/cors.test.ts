@@ -13,7 +13,7 @@ describe('CORS', () => {
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('access-control-allow-origin'), origin);
         assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
-        assert.equal(res.headers.get('access-control-expose-headers'), 'Session-Token, WWW-Authenticate, Date');
+        assert.equal(res.headers.get('access-control-expose-headers'), 'Session-Token, WWW-Authenticate, DPoP-Nonce, Date');
         assert.match(res.headers.get('vary')!, /Origin/);
       }
       const unauthorized = await fetch(app.url + '/', { headers: { origin: APP, authorization: 'Bearer x' } });
@@ -35,7 +35,7 @@ describe('CORS', () => {
       assert.equal(res.headers.get('access-control-allow-origin'), APP);
       assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
       assert.equal(res.headers.get('access-control-allow-methods'), 'GET, HEAD, POST, PUT, PATCH, DELETE');
-      assert.equal(res.headers.get('access-control-allow-headers'), 'Authorization, Content-Type');
+      assert.equal(res.headers.get('access-control-allow-headers'), 'Authorization, Content-Type, DPoP');
     } finally {
       await app.stop();
     }

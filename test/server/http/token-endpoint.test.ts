@@ -12,11 +12,12 @@ describe('POST tokenPath', () => {
       assert.equal(res.headers.get('cache-control'), 'no-store');
       assert.match(res.headers.get('content-type')!, /^application\/json/);
       const body = (await res.json()) as any;
-      assert.deepEqual(Object.keys(body).sort(), ['created', 'expiresAt', 'storage', 'token']);
+      assert.deepEqual(Object.keys(body).sort(), ['bound', 'created', 'expiresAt', 'storage', 'token']);
+      assert.equal(body.bound, false, 'no proof: not bound');
       assert.equal(body.created, true);
       assert.equal(body.storage, 'indexedDB');
       assert.equal(typeof body.expiresAt, 'number');
-      assert.ok(body.expiresAt > Date.now() + 29 * 24 * 3600 * 1000);
+      assert.ok(body.expiresAt > Date.now() + 59 * 60 * 1000 && body.expiresAt <= Date.now() + 3600 * 1000, "tokenMaxAge: 1 hour by default");
       const [cookie] = res.headers.getSetCookie();
       assert.match(cookie!, /^connect\.sid=s%3A.+; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/);
       assert.doesNotMatch(cookie!, /Secure/, 'secure: auto over plain http');
@@ -35,15 +36,18 @@ describe('POST tokenPath', () => {
     }
   });
 
-  test('resolves the cookie first, else a valid bearer, else creates (an invalid bearer is ignored here)', async () => {
+  test('resolves a valid bearer first, else the cookie, else creates (an invalid bearer is ignored here)', async () => {
     const app = await startApp();
     try {
       const a = await getToken(app.url);
       const b = await getToken(app.url);
       const sidOf = async (token: string) => (await app.hs.authenticate({ headers: { authorization: `Bearer ${token}` } } as never)).sessionID;
       const [sa, sb] = [await sidOf(a.token), await sidOf(b.token)];
-      // cookie wins over the bearer
-      const byCookie = await getToken(app.url, { headers: { cookie: a.cookie!, authorization: `Bearer ${b.token}` } });
+      // the client's own bearer wins over a (possibly planted) cookie
+      const byBoth = await getToken(app.url, { headers: { cookie: a.cookie!, authorization: `Bearer ${b.token}` } });
+      assert.deepEqual([byBoth.created, await sidOf(byBoth.token)], [false, sb]);
+      // cookie alone
+      const byCookie = await getToken(app.url, { headers: { cookie: a.cookie! } });
       assert.deepEqual([byCookie.created, await sidOf(byCookie.token)], [false, sa]);
       // bearer alone
       const byBearer = await getToken(app.url, { headers: { authorization: `Bearer ${b.token}` } });

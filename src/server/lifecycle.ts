@@ -1,0 +1,116 @@
+/**
+ * The rules of a session's life, each written once (DESIGN "Session lifecycle guarantees"); HTTP (http/), websockets
+ * (websocket/) and the public methods (create.ts) all call these:
+ *
+ * - end: destroy in the store, clear the cookie (when there is a response to carry it), close every socket of the
+ *   session 4401 on this process and, through the revocation bus, on every other.
+ * - save of a session that exists: never resurrects one that was ended meanwhile. Where the store can write
+ *   "only over a live session" atomically (the default store; connect-redis gets a Lua script) that is the write;
+ *   elsewhere the existence check and the write run under the per-session lock that end() and update() take too,
+ *   which is exact within one process (a store shared by several processes needs the atomic hook for that).
+ * - touch-and-issue: asking for a token is activity, so the session is touched before the token is capped by it.
+ * - regenerate: the caller moves to a new id, the old one ends; its other sockets close 4401 and never receive
+ *   the new token.
+ */
+import type { ServerResponse, IncomingMessage } from 'node:http';
+import { HybridSessionError } from '../shared/errors.js';
+import { clearSessionCookie, isSecure } from './credentials/cookie.js';
+import { issueFor, type Core } from './context.js';
+import type { SessionData } from './store/access.js';
+import { expiresOf, inflateSession } from './store/session-object.js';
+import type { IssuedToken, SessionObject } from './types.js';
+
+export function sessionEnded(sid?: string): HybridSessionError {
+  void sid; // never in the message: a session id is a credential
+  return new HybridSessionError('HS_ERR_SESSION_ENDED', 'the session has ended (logged out, destroyed, regenerated, revoked or expired): nothing was written');
+}
+
+/** Runs `fn` under the per-session lock when the store lacks the atomic hooks (see the header). */
+function guarded<T>(core: Core, sid: string, fn: () => Promise<T>): Promise<T> {
+  return core.access.setIfExists ? fn() : core.lock.run(sid, fn);
+}
+
+export interface EndOptions {
+  /** The response that should clear the session cookie (when its headers have not gone out). */
+  res?: ServerResponse;
+  req?: IncomingMessage;
+  /** A socket that stays open (it was already moved to another id). */
+  keep?: import('ws').WebSocket;
+  /** Close the sockets only once `res` has finished (it carries the caller's new token). */
+  closeAfterResponse?: boolean;
+}
+
+/** Ends `sid` everywhere: store, cookie, sockets (4401) on this and every other process. */
+export async function endSession(core: Core, sid: string, options: EndOptions = {}): Promise<void> {
+  await guarded(core, sid, () => core.access.destroy(sid));
+  if (options.res && options.req) clearCookie(core, options.req, options.res);
+  const close = () => core.registry.revoke(sid, options.keep);
+  if (options.closeAfterResponse && options.res) afterResponse(options.res, close);
+  else close();
+}
+
+export function clearCookie(core: Core, req: IncomingMessage, res: ServerResponse): void {
+  if (res.headersSent) return;
+  const c = core.options.cookie;
+  clearSessionCookie(res, c.name, {
+    path: c.path,
+    domain: c.domain,
+    httpOnly: c.httpOnly,
+    secure: c.secure === 'auto' ? isSecure(req, core.options.proxy) : c.secure,
+    sameSite: c.sameSite,
+  });
+}
+
+/**
+ * Writes a session. `existing`: the caller loaded (or already wrote) it, so the write must not bring it back if it
+ * was ended meanwhile (HS_ERR_SESSION_ENDED, nothing written). A brand-new id is a plain first write.
+ */
+export async function saveSession(core: Core, sid: string, sess: object, existing: boolean): Promise<void> {
+  const { access } = core;
+  if (!existing) return access.set(sid, sess);
+  if (access.setIfExists) {
+    if (!(await access.setIfExists(sid, sess))) throw sessionEnded(sid);
+    return;
+  }
+  await core.lock.run(sid, async () => {
+    if (!(await access.get(sid))) throw sessionEnded(sid);
+    await access.set(sid, sess);
+  });
+}
+
+/** Touches the stored session (store.touch when it has one; the cookie's expiry moves). Resolves to the new expiry. */
+export async function touchSession(core: Core, sid: string, sess: SessionObject, storedExpires: number): Promise<number> {
+  sess.touch();
+  return (await core.access.touch(sid, sess)) ? expiresOf(sess) : storedExpires;
+}
+
+export interface Issued extends IssuedToken {
+  /** The touched session (its cookie is what the token endpoint sets). */
+  session: SessionObject;
+}
+
+/**
+ * A token of `generation` for a live session, after touching it (asking for a token is activity). `data`: already
+ * read. The token endpoint's renewals, which rotate, go through renewal.ts instead.
+ */
+export async function touchAndIssue(core: Core, sid: string, data?: SessionData | null, generation = 0): Promise<Issued> {
+  const stored = data === undefined ? await core.access.get(sid) : data;
+  if (!stored) throw sessionEnded(sid);
+  const storedExpires = expiresOf(stored);
+  const session = inflateSession(core.store, { sessionID: sid, sessionStore: core.store }, stored);
+  const expires = await touchSession(core, sid, session, storedExpires);
+  return { ...issueFor(core.options, sid, expires, Date.now(), generation), session };
+}
+
+/** Calls `fn` once `res` has finished or closed (at once when it already has). */
+export function afterResponse(res: ServerResponse, fn: () => void): void {
+  if (res.writableFinished || res.destroyed) return fn();
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  res.once('finish', once);
+  res.once('close', once);
+}
