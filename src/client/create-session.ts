@@ -117,7 +117,10 @@ export function createSession(options: SessionOptions): Session {
   const background = createBackground(o.key, api, {
     due,
     wake: () => live.forEach((wake) => wake()),
-    tab: (e) => (e ? set(e) : drop('another-tab')),
+    tab(e) {
+      if (e) set(e);
+      else drop('another-tab');
+    },
     report,
   });
 

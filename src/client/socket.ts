@@ -125,7 +125,9 @@ export class ReconnectingSocket extends EventTarget {
     this._ws = ws;
     ws.binaryType = this.binaryType;
     // A handshake that never completes (a half-open connection) is given up and retried.
-    later(() => ws.readyState || ws.close(), this._o.connectTimeout);
+    later(() => {
+      if (ws.readyState == 0) ws.close();
+    }, this._o.connectTimeout);
     ws.onopen = () => {
       opened = Date.now();
       this._emit('open');
@@ -135,7 +137,8 @@ export class ReconnectingSocket extends EventTarget {
     ws.onerror = () => this._emit('error');
     ws.onclose = (e) => {
       this._ws = undefined;
-      this.retryCount = (opened && Date.now() - opened >= (this._o.minUptime ?? 5000) ? 0 : this.retryCount) + 1;
+      const stayedUp = opened && Date.now() - opened >= (this._o.minUptime ?? 5000);
+      this.retryCount = (stayedUp ? 0 : this.retryCount) + 1;
       this._emit('close', { code: e.code, reason: e.reason, wasClean: e.wasClean });
       if (!this._stopped) this._connect();
     };
