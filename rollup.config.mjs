@@ -11,6 +11,7 @@ export default [
     // ESM client, Node server shim and SocketStream facade; dependencies stay imports (npm dedupes them).
     input: {
       'client/index': 'src/client/index.ts',
+      'client/storage': 'src/client/storage/index.ts',
       'server/index': 'src/server/index.ts',
       'server/browser': 'src/server/browser.ts',
       'socketstream/index': 'src/socketstream/index.ts',

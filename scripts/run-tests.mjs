@@ -30,7 +30,8 @@ const result = spawnSync(
     '--import', 'tsx',
     '--test',
     '--test-concurrency=2',
-    '--test-timeout=180000',
+    // Per test file as well as per test: a browser file runs every engine in turn, minutes on a loaded machine.
+    '--test-timeout=600000',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=./scripts/count-reporter.mjs', `--test-reporter-destination=${countsFile}`,
     ...files,

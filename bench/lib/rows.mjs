@@ -24,6 +24,8 @@ export const EXPECTED_ROWS = [
   { id: 'server.ws-handshake', section: 'server', script: 'websocket.benchmark.mjs', figure: 'websocket handshakes/s with authentication (memory store), per server CPU-second', against: 'same `ws` server, no authentication', ratioMeaning: 'rate ours / baseline', target: ge(0.85) },
   { id: 'server.ws-handshake-redis', section: 'server', script: 'websocket.benchmark.mjs', figure: 'websocket handshakes/s with authentication, Redis store (connect-redis, real redis-server)', against: 'the same on the memory store', ratioMeaning: 'rate Redis / memory', target: null },
   { id: 'server.bearer-request-redis', section: 'server', script: 'middleware.benchmark.mjs', figure: 'request resolved by bearer token, Redis store', against: 'the same on the memory store', ratioMeaning: 'time Redis / memory', target: null },
+  { id: 'server.bound-request', section: 'server', script: 'binding.benchmark.mjs', figure: 'request resolved by a bound token (Authorization: DPoP + proof), hs.middleware, memory store', against: 'the same request by a Bearer token of an unbound session', ratioMeaning: 'time ours / baseline', target: le(1.4) },
+  { id: 'server.bound-handshake', section: 'server', script: 'binding.benchmark.mjs', figure: 'websocket handshake authentication with a bound token (dpop subprotocol)', against: 'the same with a Bearer subprotocol, unbound session', ratioMeaning: 'time ours / baseline', target: null },
   { id: 'server.memory', section: 'server', script: 'memory.benchmark.mjs', figure: 'memory: 100,000 sessions in the default store, then 1,000,000 forged-token requests', against: '—', target: { op: 'custom', text: 'bound holds; heap after ≈ before' } },
 
   // Client (real Chromium through playwright-core, built files).

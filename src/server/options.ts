@@ -151,6 +151,11 @@ function normalizeCookie(cookie: unknown): NormalizedPublicOptions['cookie'] {
   return Object.freeze({ name, httpOnly, secure, sameSite, path, domain });
 }
 
+const APP_ORIGINS =
+  'Hybrid apps send: "capacitor://localhost" (Capacitor, iOS), "https://localhost" (Capacitor, Android default), ' +
+  '"ionic://localhost" (Ionic WKWebView, iOS), "http://localhost" (Cordova Android, androidScheme http), and "null" ' +
+  'for pages opened from file://.';
+
 function normalizeOrigins(allowed: unknown): (origin: string) => boolean {
   if (allowed === undefined) return () => false;
   if (typeof allowed === 'function') {
@@ -167,7 +172,9 @@ function normalizeOrigins(allowed: unknown): (origin: string) => boolean {
     fail('`allowedOrigins` must be an array of origins or a predicate');
   }
   for (const o of allowed as string[]) {
-    if (o !== 'null' && (o.endsWith('/') || o === '*')) fail(`allowedOrigins: "${o}" is not an origin (scheme://host[:port], or "null")`);
+    // A trailing slash, "*", or a scheme without a host ("file://", "capacitor://") is never sent as an Origin:
+    // the error says what hybrid apps do send.
+    if (o !== 'null' && !/^[a-z][a-z0-9+.-]*:\/\/[^/]+$/i.test(o)) fail(`allowedOrigins: "${o}" is not an origin (scheme://host[:port], or "null"). ${APP_ORIGINS}`);
   }
   const set = new Set(allowed as string[]);
   return (origin) => set.has(origin);

@@ -1,14 +1,13 @@
 /**
  * What every end-to-end suite shares: the demo server on free ports (built into a temp dir, so suites running in
- * parallel never share files), real Chromium, a strict console/page-error watch, and readers for what the demo
- * page shows.
+ * parallel never share files), a real browser of the suite's engine (test/helpers/engines/), a strict
+ * console/page-error watch, and readers for what the demo page shows.
  */
 import { after, before } from 'node:test';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, chromiumExecutable } from '../helpers/env.ts';
+import { launchEngine, type Context, type Engine, type EngineName, type PageError, type Tab } from '../helpers/engines/index.ts';
 import { startDemo as startDemoJs, type Demo, type DemoOptions } from '../../demo/server.mjs';
 
 export type { Demo, DemoOptions };
@@ -24,31 +23,27 @@ export async function startDemo(options: Omit<DemoOptions, 'quiet'> = {}): Promi
   return startDemoJs({ port: 0, staticPort: 0, quiet: true, secret: SECRET, store: 'memory', ...options });
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumExecutable()!, args: CHROMIUM_ARGS });
-}
+type Page = Tab;
 
 /**
  * Collects everything that must fail a test: uncaught page errors, and console messages of type "error".
  *
- * The one filter: Chromium itself logs a console error for every network failure (a refused websocket or fetch,
- * an HTTP 4xx/5xx resource load). Those are the browser reporting the network, not the page failing, and a test
- * that stops the API server on purpose causes them, and a request the contract lets the server refuse (a 401 for
- * a token that died while the app was closed) prints one. `allowNetworkErrors(pattern, max)` lets through only
- * console errors matching that pattern, at most `max` times, for the test that calls it; everything else, and
- * every `pageerror`, still fails.
+ * The one filter: a browser itself logs a console error for network failures (Chromium for every refused
+ * websocket or fetch and every HTTP 4xx/5xx resource load). Those are the browser reporting the network, not the
+ * page failing, and a test that stops the API server on purpose causes them, and a request the contract lets the
+ * server refuse (a 401 for a token that died while the app was closed) prints one. `allowNetworkErrors(pattern,
+ * max)` lets through only console errors matching that pattern, at most `max` times, for the test that calls it;
+ * everything else, and every `pageerror`, still fails.
  */
 export class ErrorWatch {
   readonly errors: string[] = [];
   readonly allowed: string[] = [];
   private allowances: Array<{ pattern: RegExp; max: number; used: number }> = [];
 
-  attach(page: Page, label: string): void {
-    page.on('pageerror', (err) => this.errors.push(`[${label}] pageerror: ${err.stack ?? err.message}`));
-    page.on('console', (msg: ConsoleMessage) => {
-      if (msg.type() !== 'error') return;
-      const text = `[${label}] console.error: ${msg.text()} (${msg.location().url})`;
-      const allowance = this.allowances.find((a) => a.pattern.test(msg.text()) && a.used < a.max);
+  attach(context: Context): void {
+    context.onError((e: PageError) => {
+      const text = `[${e.tab}] ${e.kind}: ${e.text}`;
+      const allowance = e.kind === 'console.error' && this.allowances.find((a) => a.pattern.test(e.text) && a.used < a.max);
       if (allowance) {
         allowance.used++;
         this.allowed.push(text);
@@ -66,24 +61,23 @@ export class ErrorWatch {
   }
 }
 
-export async function newPage(context: BrowserContext, watch: ErrorWatch, label: string): Promise<Page> {
-  const page = await context.newPage();
-  watch.attach(page, label);
-  return page;
-}
-
 /**
- * For one describe block: the demo (built into its own temp dir) and a browser, started before its tests and
- * stopped after them. `use` receives both once they run.
+ * For one describe block: the demo (built into its own temp dir) and a browser of `engine`, started before its
+ * tests and stopped after them. `use` receives both once they run.
  */
-export function useDemo(prefix: string, options: Omit<DemoOptions, 'quiet' | 'outDir'>, use: (demo: Demo, browser: Browser) => void): void {
+export function useDemo(
+  engine: EngineName,
+  prefix: string,
+  options: Omit<DemoOptions, 'quiet' | 'outDir'>,
+  use: (demo: Demo, browser: Engine) => void,
+): void {
   let outDir: string | undefined;
   let demo: Demo | undefined;
-  let browser: Browser | undefined;
+  let browser: Engine | undefined;
   before(async () => {
     outDir = await tempDir(prefix);
     demo = await startDemo({ ...options, outDir });
-    browser = await launchBrowser();
+    browser = await launchEngine(engine);
     use(demo, browser);
   });
   after(async () => {
@@ -94,30 +88,37 @@ export function useDemo(prefix: string, options: Omit<DemoOptions, 'quiet' | 'ou
 }
 
 export interface TestContext {
-  context: BrowserContext;
+  context: Context;
   watch: ErrorWatch;
-  /** A new watched page in this context, at `url` when given. */
+  /** A new watched tab in this context, at `url` when given. */
   open(label: string, url?: string): Promise<Page>;
+}
+
+/** A fresh context with `watch` attached (its own storage and cookies). */
+export async function watchedContext(browser: Engine, watch: ErrorWatch): Promise<Context> {
+  const context = await browser.newContext();
+  watch.attach(context);
+  return context;
 }
 
 /**
  * One test's browser work in a fresh context (its own storage and cookies), closed however the test ends. The test
  * fails on any page error, or console error the watch was not told to allow.
  */
-export async function inContext(browser: Browser, body: (t: TestContext) => Promise<void>): Promise<void> {
+export async function inContext(browser: Engine, body: (t: TestContext) => Promise<void>): Promise<void> {
   const watch = new ErrorWatch();
-  const context = await browser.newContext();
+  const context = await watchedContext(browser, watch);
   const open = async (label: string, url?: string) => {
-    const page = await newPage(context, watch, label);
+    const page = await context.newTab(label);
     if (url) await page.goto(url);
     return page;
   };
   try {
     await body({ context, watch, open });
-    watch.assertClean();
   } finally {
     await context.close();
   }
+  watch.assertClean();
 }
 
 /** What the demo page shows, read from the DOM as a person would read it. */
@@ -172,7 +173,7 @@ export async function until(page: Page, what: string, ok: (s: Shown) => boolean,
   while (Date.now() < deadline) {
     last = await shown(page);
     if (ok(last)) return last;
-    await page.waitForTimeout(50);
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for: ${what}\npage showed: ${JSON.stringify(last, null, 2)}`);
 }
@@ -207,7 +208,7 @@ export async function incWs(page: Page, expected: number): Promise<Shown> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   const dir = join(process.cwd(), 'test-results');
   await mkdir(dir, { recursive: true });
-  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  await page.screenshot(join(dir, `${name}.png`));
 }
 
 export async function removeDir(dir: string): Promise<void> {

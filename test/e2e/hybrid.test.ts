@@ -1,13 +1,13 @@
 /**
- * The demo's hybrid app in real Chromium: a PhoneGap-style page on another site than the API (http://localhost:…
+ * The demo's hybrid app in each real engine: a PhoneGap-style page on another site than the API (http://localhost:…
  * against http://127.0.0.1:…) and the same files opened from file://. No cookie reaches the API from either: the
  * session lives on the token alone.
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import type { Browser } from 'playwright-core';
-import { noChromium } from '../helpers/env.ts';
+import type { Engine as Browser } from '../helpers/engines/index.ts';
+import { describeEngines } from '../helpers/browser.ts';
 import {
   incHttp,
   inContext,
@@ -21,10 +21,10 @@ import {
   type Demo,
 } from './harness.ts';
 
-describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }, () => {
+describeEngines('demo e2e: hybrid app (another site, token only)', {}, (engine) => {
   let demo: Demo;
   let browser: Browser;
-  useDemo('hs-e2e-hybrid-', {}, (d, b) => {
+  useDemo(engine, 'hs-e2e-hybrid-', {}, (d, b) => {
     demo = d;
     browser = b;
   });
@@ -95,7 +95,10 @@ describe('demo e2e: hybrid app (another site, token only)', { skip: noChromium }
       const page = await open('file', demo.fileUrl);
       let s = await ready(page, 'a session from a file:// page');
       assert.equal(await page.evaluate('location.protocol'), 'file:');
-      assert.match(s.cookie, /^no\b/);
+      // WebKit sends the API's session cookie with a file:// page's credentialed requests (origin "null"), as iOS
+      // WKWebView apps loading from file:// see; Chromium and Firefox treat file:// as a site of its own and do
+      // not. The flow below holds either way: the token carries the session.
+      assert.match(s.cookie, engine === 'webkit' ? /^yes\b/ : /^no\b/);
       s = await signIn(page, 'Linus');
       await incHttp(page, 1);
       s = await incWs(page, 2);

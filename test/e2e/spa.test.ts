@@ -1,12 +1,12 @@
 /**
- * The demo's SPA in real Chromium: bundled from `import { createSession } from 'hybrid-session'` and served by the
+ * The demo's SPA in each real engine: bundled from `import { createSession } from 'hybrid-session'` and served by the
  * API server itself, so the httpOnly cookie and the token both reach the API, and the cookie alone recovers the
  * session when the token is gone.
  */
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { noChromium } from '../helpers/env.ts';
+import type { Engine as Browser } from '../helpers/engines/index.ts';
+import { describeEngines } from '../helpers/browser.ts';
 import {
   incHttp,
   inContext,
@@ -21,22 +21,22 @@ import {
 } from './harness.ts';
 
 
-describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, () => {
+describeEngines('demo e2e: SPA (same origin, cookie and token)', {}, (engine) => {
   let demo: Demo;
   let browser: Browser;
-  useDemo('hs-e2e-spa-', {}, (d, b) => {
+  useDemo(engine, 'hs-e2e-spa-', {}, (d, b) => {
     demo = d;
     browser = b;
   });
 
   test('sign in, count over HTTP and websocket, reload: still signed in with the same count', async () => {
-    await inContext(browser, async ({ context, open }) => {
+    await inContext(browser, async ({ open }) => {
       const page = await open('spa', demo.spaUrl);
       let s = await ready(page, 'a first anonymous session');
       assert.equal(s.user, 'Not signed in');
       assert.match(s.cookie, /^yes\b/, 'same origin: the httpOnly cookie reaches the API');
       assert.match(s.storage, /^(indexedDB|localStorage)$/);
-      const cookies = await context.cookies(demo.apiUrl);
+      const cookies = await page.cookies(demo.apiUrl);
       assert.ok(cookies.some((c) => c.name === 'connect.sid' && c.httpOnly), 'the session cookie is httpOnly');
 
       s = await signIn(page, 'Ada');
@@ -109,7 +109,7 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
   });
 
   test('a second tab shares the session; sign out in one tab signs out the other and closes its socket', async () => {
-    await inContext(browser, async ({ context, open }) => {
+    await inContext(browser, async ({ open }) => {
       const one = await open('tab 1', demo.spaUrl);
       await ready(one);
       const signedIn = await signIn(one, 'Margaret');
@@ -128,7 +128,7 @@ describe('demo e2e: SPA (same origin, cookie and token)', { skip: noChromium }, 
       await until(two, 'tab 2 signed out', (s) => s.user === 'Signed out' && s.ws === 'closed');
       await until(one, 'tab 1 signed out too, its socket closed', (s) => s.user === 'Signed out' && s.ws === 'closed');
       await until(one, 'the server holds no socket any more', () => demo.openSockets() === 0);
-      assert.ok(!(await context.cookies(demo.apiUrl)).some((c) => c.name === 'connect.sid'), 'sign-out clears the cookie');
+      assert.ok(!(await one.cookies(demo.apiUrl)).some((c) => c.name === 'connect.sid'), 'sign-out clears the cookie');
     });
   });
 });

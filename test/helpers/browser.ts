@@ -86,11 +86,14 @@ function withScripts(html: string, init: string | undefined): string {
   return html.replace(/<head[^>]*>/i, (head) => head + scripts);
 }
 
-/** Fixture pages, the built dist/, and the two ESM dependencies the import map names; nothing else. */
+/** Fixture pages, the built dist/, the ESM dependencies the import maps name and Capacitor's builds; nothing else. */
 const SERVED = [
   ['/dist/', join(root, 'dist')],
   ['/node_modules/idb-keyval/', join(root, 'node_modules/idb-keyval')],
   ['/node_modules/reconnecting-websocket/', join(root, 'node_modules/reconnecting-websocket')],
+  // The real Capacitor packages' script-tag builds, for the storage adapters' page.
+  ['/node_modules/@capacitor/core/', join(root, 'node_modules/@capacitor/core')],
+  ['/node_modules/@capacitor/preferences/', join(root, 'node_modules/@capacitor/preferences')],
   ['/', join(root, 'test/browser/fixtures')],
 ] as const;
 
@@ -210,7 +213,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   };
 }
 
-export const BUILDS = { umd: 'umd.html', esm: 'esm.html' } as const;
+export const BUILDS = { umd: 'umd.html', esm: 'esm.html', capacitor: 'capacitor.html' } as const;
 
 /** Open a fixture page (UMD by default; `init` from registerInit) and wait until window.HybridSession is there. */
 export async function openFixture(tab: Tab, pagesUrl: string, build: keyof typeof BUILDS = 'umd', init?: string): Promise<void> {
@@ -241,7 +244,15 @@ export type Pages = Awaited<ReturnType<typeof startPages>>;
  * installed (a failure under CI=true). Each engine's tests count on their own in the summary line.
  */
 export function describeEngines(title: string, options: { timeout?: number }, body: (engine: EngineName) => void): void {
-  for (const engine of ENGINES) describe(`${title} [${engine}]`, { skip: noEngine(engine), timeout: 180_000, ...options }, () => body(engine));
+  for (const engine of ENGINES) describeEngine(engine, title, options, body);
+}
+
+/**
+ * The same for one engine: for suites too long to run all three engines in one file within the runner's per-file
+ * timeout, each engine gets a file of its own (`<suite>.<engine>.test.ts`) calling the shared suite.
+ */
+export function describeEngine(engine: EngineName, title: string, options: { timeout?: number }, body: (engine: EngineName) => void): void {
+  describe(`${title} [${engine}]`, { skip: noEngine(engine), timeout: 180_000, ...options }, () => body(engine));
 }
 
 /** One browser of `name` for a describe block: launched before its tests, closed after them. */

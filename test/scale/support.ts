@@ -37,7 +37,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts fixture-server.ts in its own Node process; resolves once it listens (15 s bound). */
+/** Starts fixture-server.ts in its own Node process; resolves once it listens (60 s bound: tsx compiles it first, slow on a loaded machine). */
 export async function startServer(redisUrl: string, secret: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
     env: { ...process.env, REDIS_URL: redisUrl, SESSION_SECRET: secret, NODE_ENV: 'test', ...env },
@@ -47,8 +47,12 @@ export async function startServer(redisUrl: string, secret: string, env: Record<
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('server process did not listen within 15 s')), 15_000);
+    const timer = setTimeout(() => fail(new Error('server process did not listen within 60 s')), 60_000);
+    let failed = false;
+    // The first reason is the one reported: stopping the child after a timeout fires 'exit' too.
     const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
       clearTimeout(timer);
       stopChild(child).then(() => reject(new Error(`${err.message}\n${out}`)));
     };

@@ -95,6 +95,29 @@ describe('options are checked once, at creation', () => {
     });
   }
 
+  // What a hybrid app's author is likely to write for its pages' origin: a scheme without a host. The error says
+  // which origins those pages really send.
+  for (const wrong of ['file://', 'capacitor://', 'ionic:', 'localhost']) {
+    test(`rejects allowedOrigins ${JSON.stringify(wrong)}, naming the origins hybrid apps really send`, () => {
+      assert.throws(
+        () => hybridSession({ secret: SECRET, allowedOrigins: [wrong] }),
+        (e: unknown) => {
+          assert.ok(e instanceof HybridSessionError);
+          assert.equal(e.code, 'HS_ERR_INVALID_OPTIONS');
+          for (const origin of ['"null"', 'capacitor://localhost', 'https://localhost', 'ionic://localhost', 'http://localhost']) {
+            assert.ok(e.message.includes(origin), `${e.message} names ${origin}`);
+          }
+          return true;
+        },
+      );
+    });
+  }
+
+  test('accepts the origins Capacitor, Cordova and Ionic use', () => {
+    const hs = hybridSession({ secret: SECRET, allowedOrigins: ['capacitor://localhost', 'https://localhost', 'ionic://localhost', 'http://localhost', 'null'] });
+    hs.close();
+  });
+
   test('defaults', () => {
     const hs = hybridSession({ secret: SECRET });
     try {

@@ -24,6 +24,7 @@ export async function launchChromium(): Promise<Engine> {
           return playwrightTab(page, label);
         },
         onError: (l) => void listeners.push(l),
+        setOffline: (offline) => context.setOffline(offline),
         close: () => context.close(),
       };
     },
@@ -41,5 +42,6 @@ function playwrightTab(page: Page, label: string): Tab {
     fill: (selector, text) => page.fill(selector, text),
     screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
     cookies: (url) => page.context().cookies(url),
+    close: () => page.close(),
   };
 }

@@ -94,6 +94,7 @@ function puppeteerTab(page: Page, label: string): Tab {
     click: (selector) => page.click(selector),
     fill: (selector, text) => page.locator(selector).fill(text),
     screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png`, fullPage: true })),
+    close: () => page.close(),
     cookies: async (url) => (await page.cookies(url)).map((c) => ({ name: c.name, httpOnly: c.httpOnly === true })),
   };
 }

@@ -32,6 +32,7 @@ export interface Tab {
   screenshot(path: string): Promise<void>;
   /** Cookies the browser holds for `url` (in WebKit: for the tab's current document, which must be on that site). */
   cookies(url: string): Promise<{ name: string; httpOnly: boolean }[]>;
+  close(): Promise<void>;
 }
 
 export interface Context {
@@ -39,6 +40,8 @@ export interface Context {
   newTab(label: string): Promise<Tab>;
   /** Called for each error of any of this context's tabs, as it is seen. */
   onError(listener: (e: PageError) => void): void;
+  /** Cut the context off the network and back (Chromium only: neither WebDriver here has such a switch). */
+  setOffline?(offline: boolean): Promise<void>;
   /** Collect what is still pending (WebKit reads its in-page watch), then close every tab. */
   close(): Promise<void>;
 }

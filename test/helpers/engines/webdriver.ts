@@ -13,7 +13,7 @@ export class WebDriverError extends Error {
 }
 
 /** The key W3C WebDriver gives an element reference in JSON. */
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecc';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export async function command<T>(base: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<T> {
   const res = await fetch(base + path, {
@@ -47,6 +47,7 @@ export class WebDriverSession {
   execute = <T>(script: string, args: unknown[] = []) => this.cmd<T>('POST', '/execute/sync', { script, args });
   windowHandle = () => this.cmd<string>('GET', '/window');
   newWindow = async (type: 'tab' | 'window') => (await this.cmd<{ handle: string }>('POST', '/window/new', { type })).handle;
+  closeWindow = () => this.cmd<string[]>('DELETE', '/window');
   switchToWindow = (handle: string) => this.cmd<null>('POST', '/window', { handle });
   async findElement(css: string): Promise<string> {
     const el = await this.cmd<Record<string, string>>('POST', '/element', { using: 'css selector', value: css });

@@ -66,17 +66,33 @@ function webDriverContext(session: WebDriverSession): Context {
   };
   const report = (label: string, errors: { kind: PageError['kind']; text: string }[] | undefined) =>
     errors?.forEach((e) => listeners.forEach((l) => l({ tab: label, ...e })));
+  // Closing a session's last window would end the session (and its storage): that window is parked on
+  // about:blank instead, the page unloaded as when an app is closed, and the next tab opens in it.
+  let parked: string | null = null;
+  const closeTab = async (tab: WebKitTab) => {
+    await tab.drainErrors();
+    tab.closed = true;
+    if (tabs.some((t) => !t.closed)) await inWindow(tab.handle, () => session.closeWindow());
+    else {
+      await inWindow(tab.handle, () => session.navigate('about:blank'));
+      parked = tab.handle;
+    }
+  };
   return {
     async newTab(label) {
-      const handle = tabs.length === 0 ? await session.windowHandle() : await inWindow(tabs[0].handle, () => session.newWindow('window'));
-      const tab = new WebKitTab(label, handle, session, inWindow, report);
+      const open = tabs.find((t) => !t.closed);
+      let handle: string;
+      if (tabs.length === 0) handle = await session.windowHandle();
+      else if (!open) [handle, parked] = [parked!, null];
+      else handle = await inWindow(open.handle, () => session.newWindow('window'));
+      const tab = new WebKitTab(label, handle, session, inWindow, report, closeTab);
       tabs.push(tab);
       return tab;
     },
     onError: (l) => void listeners.push(l),
     async close() {
       try {
-        for (const tab of tabs) await tab.drainErrors();
+        for (const tab of tabs) if (!tab.closed) await tab.drainErrors();
       } finally {
         await session.delete();
       }
@@ -88,12 +104,14 @@ type Run = { json?: string; error?: string } | 'lost' | null;
 
 class WebKitTab implements Tab {
   private runs = 0;
+  closed = false;
   constructor(
     readonly label: string,
     readonly handle: string,
     private readonly session: WebDriverSession,
     private readonly inWindow: <T>(handle: string, fn: () => Promise<T>) => Promise<T>,
     private readonly report: (label: string, errors: { kind: PageError['kind']; text: string }[] | undefined) => void,
+    private readonly closeTab: (tab: WebKitTab) => Promise<void>,
   ) {}
 
   private run<T>(fn: () => Promise<T>): Promise<T> {
@@ -103,8 +121,16 @@ class WebKitTab implements Tab {
   /** After a navigation: the watch, on pages that did not bring it (the fixture pages do, first thing). */
   private watch = () => this.session.execute(PAGE_WATCH);
 
-  goto = (url: string) => this.run(async () => (await this.session.navigate(url), await this.watch(), undefined));
-  reload = () => this.run(async () => (await this.session.refresh(), await this.watch(), undefined));
+  goto = (url: string) =>
+    this.run(async () => {
+      await this.session.navigate(url);
+      await this.watch();
+    });
+  reload = () =>
+    this.run(async () => {
+      await this.session.refresh();
+      await this.watch();
+    });
 
   async drainErrors(): Promise<void> {
     const errors = await this.run(() => this.session.execute<PageError[]>('return window.__hsErrors ? window.__hsErrors.splice(0) : []')).catch(() => []);
@@ -155,4 +181,6 @@ class WebKitTab implements Tab {
   screenshot = (path: string) => this.run(async () => writeFile(path, Buffer.from(await this.session.screenshot(), 'base64')));
 
   cookies = (_url: string) => this.run(() => this.session.cookies());
+
+  close = () => this.closeTab(this);
 }

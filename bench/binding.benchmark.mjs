@@ -1,0 +1,96 @@
+// Device binding's server cost. (1) A request resolved by a bound token (Authorization: DPoP + a fresh proof) against
+// the same request by a Bearer token of an unbound session, both through hs.middleware on the default store, in this
+// process, CPU time per request (fake IncomingMessage / ServerResponse: the server's own work, no socket I/O).
+// (2) The same for a websocket handshake's authentication (hs.authenticate with the dpop subprotocol vs the bearer one).
+// Proofs are made before timing (node:crypto, as a client would); each is used once (jti).
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { compare } from './lib/measure.mjs';
+import { fakeRequest, fakeResponse } from './lib/fake-request.mjs';
+import { notRun, pick, report } from './lib/report.mjs';
+import { loadServer } from './lib/server-setup.mjs';
+
+const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
+const N = pick(200, 20);
+const WARMUP = 3;
+const RUNS = pick(21, 3);
+
+let mod;
+try {
+  mod = await loadServer();
+} catch (err) {
+  notRun('server.bound-request', err.message);
+  notRun('server.bound-handshake', err.message);
+  process.exit(0);
+}
+const { hybridSession } = mod;
+
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { crv, kty, x, y } = publicKey.export({ format: 'jwk' });
+const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const header = b64({ typ: 'dpop+jwt', alg: 'ES256', jwk: { crv, kty, x, y } });
+const proof = (htm, htu, token) => {
+  const input = `${header}.${b64({ jti: randomBytes(16).toString('base64url'), htm, htu, iat: Math.floor(Date.now() / 1000), ath: createHash('sha256').update(token).digest('base64url') })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+};
+
+const hs = hybridSession({ secret: SECRET });
+const HOST = '127.0.0.1';
+
+async function tokenFor(withProof) {
+  const headers = {};
+  if (withProof) {
+    // A token request's proof has no ath: no token yet.
+    const input = `${header}.${b64({ jti: randomBytes(16).toString('base64url'), htm: 'POST', htu: `http://${HOST}/session/token`, iat: Math.floor(Date.now() / 1000) })}`;
+    headers.dpop = `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  }
+  const req = fakeRequest({ method: 'POST', url: '/session/token', headers });
+  const { res, done } = fakeResponse(req);
+  hs.middleware(req, res, () => {});
+  const out = await done;
+  const body = JSON.parse(out.body);
+  if (out.status !== 200 || body.bound !== withProof) throw new Error(`token request answered ${out.status} ${out.body}`);
+  return body.token;
+}
+
+function through(headers) {
+  const req = fakeRequest({ url: '/n', headers });
+  const { res } = fakeResponse(req);
+  return new Promise((resolve, reject) => hs.middleware(req, res, (err) => (err ? reject(err) : res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)))));
+}
+
+try {
+  const bound = await tokenFor(true);
+  const bearer = await tokenFor(false);
+  const total = (WARMUP + RUNS) * N + 5;
+  const httpProofs = Array.from({ length: total }, () => proof('GET', `http://${HOST}/n`, bound));
+  const wsProofs = Array.from({ length: total }, () => proof('GET', `ws://${HOST}/ws`, bound));
+  let p = 0;
+  const r = await compare(
+    async () => {
+      for (let i = 0; i < N; i++) await through({ authorization: `DPoP ${bound}`, dpop: httpProofs[p++] });
+    },
+    async () => {
+      for (let i = 0; i < N; i++) await through({ authorization: `Bearer ${bearer}` });
+    },
+    { ops: N, unit: 'µs CPU/req', warmup: WARMUP, runs: RUNS, clock: 'cpu' },
+  );
+  report({ id: 'server.bound-request', ...r, notes: `hs.middleware on fake requests (no socket I/O or HTTP parsing, which the goal's loopback request includes): +${(r.ours.median - r.baseline.median).toFixed(0)} µs CPU per request`, extra: { requestsPerSample: N } });
+
+  let q = 0;
+  const h = await compare(
+    async () => {
+      for (let i = 0; i < N; i++) {
+        await hs.authenticate(fakeRequest({ url: '/ws', headers: { 'sec-websocket-protocol': `hybrid-session, hybrid-session.bearer.${bound}, hybrid-session.dpop.${wsProofs[q++]}` } }));
+      }
+    },
+    async () => {
+      for (let i = 0; i < N; i++) {
+        await hs.authenticate(fakeRequest({ url: '/ws', headers: { 'sec-websocket-protocol': `hybrid-session, hybrid-session.bearer.${bearer}` } }));
+      }
+    },
+    { ops: N, unit: 'µs CPU/handshake', warmup: WARMUP, runs: RUNS, clock: 'cpu' },
+  );
+  report({ id: 'server.bound-handshake', ...h, notes: 'hs.authenticate (the upgrade\'s authentication), no socket I/O', extra: { handshakesPerSample: N } });
+} finally {
+  hs.close();
+}
