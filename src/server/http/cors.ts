@@ -9,7 +9,8 @@ import { originHeader, type OriginKind } from '../credentials/origin.js';
 
 export const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 export const CORS_ALLOW_HEADERS = `${HEADERS.authorization}, Content-Type, ${HEADERS.dpop}`;
-export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}, ${HEADERS.dpopNonce}`;
+/** Date too: the client dates the server's clock from the token endpoint's answer (a device clock off by hours). */
+export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}, ${HEADERS.dpopNonce}, Date`;
 /** Browsers cap this anyway (Chromium: 2 h); 10 min keeps a changed allow-list from lingering. */
 const PREFLIGHT_MAX_AGE = '600';
 
