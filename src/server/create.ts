@@ -21,6 +21,7 @@ import { ProofVerifier } from './credentials/proof.js';
 import { endSession, touchSession } from './lifecycle.js';
 import { ServerEvents } from './events.js';
 import { authenticate, handleUpgrade, kOwnListener, refuseIfUnclaimed } from './websocket/upgrade.js';
+import { isSecure } from './credentials/cookie.js';
 
 export function hybridSession(input: HybridSessionOptions): HybridSession {
   const options = normalizeServerOptions(input);
@@ -53,7 +54,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
   });
   const proofs = new ProofVerifier({ maxAge: options.proofMaxAge, nonceKey: options.nonceKey });
   const events = new ServerEvents();
-  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat), events, proofs };
+  const core: Core = { options, store, access, registry, lock, heartbeat: new Heartbeat(options.heartbeat, registry), events, proofs };
 
   let bus: RevocationBus | undefined;
   if (options.revocation) {
@@ -73,11 +74,11 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     emitter.on.call(store, 'evicted', onStoreDrop);
   }
 
-  const handles = new WeakMap<WebSocket, WebSocketSession>();
-  const upgradeReqs = new WeakMap<WebSocket, IncomingMessage>();
+  // Nothing of the upgrade request stays with the socket: regenerate() needs only
+  // whether it came over TLS, for cookie.secure 'auto'.
+  const autoSecure = options.cookie.secure === 'auto';
   const onSession = (ws: WebSocket, req: IncomingMessage, auth: { sessionID: string; expiresAt: number }) => {
-    upgradeReqs.set(ws, req);
-    registry.add(ws, auth.sessionID, auth.expiresAt);
+    registry.add(ws, auth.sessionID, auth.expiresAt, autoSecure && isSecure(req, options.proxy));
   };
   const detachers = new Set<() => void>();
 
@@ -123,14 +124,15 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
     },
     authenticate: (req) => authenticate(core, req),
     sessionOf(ws): SessionHandle {
-      let handle = handles.get(ws);
-      if (handle) return handle;
+      const known = registry.handleOf(ws);
+      if (known) return known as WebSocketSession;
       const sid = registry.sessionIdOf(ws);
       if (sid === undefined) {
         throw new HybridSessionError('HS_ERR_NO_CREDENTIALS', 'sessionOf(ws): this websocket was not authenticated by hs.attach() / hs.handleUpgrade(), or it has closed');
       }
-      handle = new WebSocketSession(core, ws, sid, upgradeReqs.get(ws));
-      handles.set(ws, handle);
+      // Kept in the socket's registry record: the socket's other state is there already.
+      const handle = new WebSocketSession(core, ws, sid, registry.secureOf(ws));
+      registry.setHandle(ws, handle);
       return handle;
     },
     issueToken: (sid) => issueToken(core, sid),

@@ -15,9 +15,10 @@ export function newSessionId(): string {
   return randomBytes(24).toString('base64url');
 }
 
-export function newCookie(options: NormalizedOptions, req: IncomingMessage | undefined): session.Cookie {
+/** `req`: the request the cookie answers, or (a websocket's) whether its upgrade came over TLS. */
+export function newCookie(options: NormalizedOptions, req: IncomingMessage | boolean | undefined): session.Cookie {
   const c = options.cookie;
-  const secure = c.secure === 'auto' ? (req ? isSecure(req, options.proxy) : false) : c.secure;
+  const secure = c.secure === 'auto' ? (typeof req === 'boolean' ? req : req ? isSecure(req, options.proxy) : false) : c.secure;
   const CookieClass = session.Cookie as unknown as new (options: object) => session.Cookie;
   return new CookieClass({
     path: c.path,

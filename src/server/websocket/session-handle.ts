@@ -3,7 +3,6 @@
  * wrote a moment ago and HTTP sees what the socket saved. The loaded object is express-session's Session, with
  * destroy/regenerate/update routed through the handle (sockets closed, socket re-bound).
  */
-import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { HybridSessionError } from '../../shared/errors.js';
 import { issueFor, type Core } from '../context.js';
@@ -32,7 +31,8 @@ export class WebSocketSession implements SessionHandle {
     private core: Core,
     private ws: WebSocket,
     private sid: string,
-    private upgradeReq: IncomingMessage | undefined,
+    /** The upgrade came over TLS: what a new cookie's secure 'auto' needs of the request, not the request. */
+    private secure: boolean,
   ) {}
 
   get sessionID(): string {
@@ -114,7 +114,7 @@ export class WebSocketSession implements SessionHandle {
     const { core } = this;
     const oldId = this.sessionID;
     const newId = newSessionId();
-    const cookie = newCookie(core.options, this.upgradeReq);
+    const cookie = newCookie(core.options, this.secure);
     const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
     // The new session exists before the old one ends, so this socket is never bound to nothing.
     await saveSession(core, newId, session, false);
