@@ -2,6 +2,7 @@
 // harness), from an http://localhost page and from a file:// page (Origin "null"), against the built server shim
 // on another origin. A count, not a time: each preflight is one more round trip on a phone network. The token is
 // taken first (ready()), so only the 20 app requests are counted.
+/* global start, session -- the fixture harness (test/browser/fixtures/harness.js) defines them in the page */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
