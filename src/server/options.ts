@@ -19,6 +19,8 @@ export const DEFAULT_ROTATION_GRACE = 60_000;
 export const DEFAULT_HEARTBEAT = 30_000;
 /** ms a store call may take before it counts as unavailable (node-redis's connectTimeout is 5 s). */
 export const DEFAULT_STORE_TIMEOUT = 10_000;
+/** DESIGN "Provisional sessions": the life of a session nothing but the token endpoint has used. */
+export const DEFAULT_PROVISIONAL_MAX_AGE = 15 * 60 * 1000;
 /** DESIGN "Bounds": open websockets per session. */
 export const DEFAULT_MAX_SOCKETS_PER_SESSION = 32;
 export const MIN_SECRET_LENGTH = 32;
@@ -54,7 +56,7 @@ export const KNOWN_DEFAULT_SECRETS = [
 export const SERVER_OPTION_KEYS = {
   secret: true, store: true, maxAge: true, tokenMaxAge: true, cookie: true, tokenPath: true, allowedOrigins: true,
   allowQueryToken: true, ws: true, proxy: true, heartbeat: true, revocation: true, storeTimeout: true,
-  rotationGrace: true, maxSocketsPerSession: true,
+  rotationGrace: true, maxSocketsPerSession: true, provisionalMaxAge: true,
   binding: true, proofMaxAge: true,
 } as const satisfies Record<keyof HybridSessionOptions, true>;
 const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_OPTION_KEYS));
@@ -86,6 +88,8 @@ export interface NormalizedOptions extends NormalizedPublicOptions {
   storeTimeout: number;
   /** Open websockets per session; the oldest closes 4408 past it. */
   maxSocketsPerSession: number;
+  /** ms a never-used session made by the token endpoint lives (sliding); ≤ maxAge. */
+  provisionalMaxAge: number;
   /** HMAC key of the DPoP nonces (proof.ts), derived from the first secret: processes sharing it agree on nonces. */
   nonceKey: Buffer;
 }
@@ -262,6 +266,7 @@ export function normalizeServerOptions(input: HybridSessionOptions): NormalizedO
     heartbeat,
     storeTimeout,
     maxSocketsPerSession,
+    provisionalMaxAge: Math.min(positiveMs(input.provisionalMaxAge, 'provisionalMaxAge', DEFAULT_PROVISIONAL_MAX_AGE), maxAge),
     revocation: normalizeRevocation(input.revocation),
     binding,
     proofMaxAge: positiveMs(input.proofMaxAge, 'proofMaxAge', DEFAULT_PROOF_MAX_AGE),

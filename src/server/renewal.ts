@@ -15,6 +15,7 @@ import { expiresOf, inflateSession } from './store/session-object.js';
 import { rotationOf, withRotation } from './store/session-meta.js';
 import { updateSession } from './store/update.js';
 import type { IssuedToken, SessionObject } from './types.js';
+import { isProvisional, promote } from './store/provisional.js';
 
 export type Renewal =
   | (IssuedToken & {
@@ -125,19 +126,25 @@ export async function admitToken(
     return { kind: 'accept', data, renewed: caller === 'request' ? currentToken(core, sid, state) : undefined };
   }
   const renewing = caller === 'request' && nearsExpiry(token.expiresAt, options.tokenMaxAge, now);
-  if (!renewing && afterUse(state, token.generation, token.expiresAt) === null) return { kind: 'accept', data, renewed: undefined };
+  // A provisional session used by a request or handshake is promoted (store/provisional.ts) in this same write.
+  const provisional = isProvisional(data);
+  if (!renewing && !provisional && afterUse(state, token.generation, token.expiresAt) === null) return { kind: 'accept', data, renewed: undefined };
 
   try {
     const sess = await updateSession(core, sid, inflater(core, sid), (s) => {
       const fresh = rotationOf(s);
       const again = judge(fresh, token.generation, caller, now, grace);
       if (again !== VERDICTS.accept) throw new NoWrite(again, fresh, s);
+      const promoted = promote(s as unknown as Record<string, unknown>, options.maxAge, now);
       if (renewing) {
         withRotation(s, rotated(fresh, token.generation, now, nextExpiry(core, s, now)));
         return;
       }
       const used = afterUse(fresh, token.generation, token.expiresAt);
-      if (used === null) throw new NoWrite(again, fresh, s);
+      if (used === null) {
+        if (promoted) return;
+        throw new NoWrite(again, fresh, s);
+      }
       withRotation(s, used);
     });
     const written = JSON.parse(JSON.stringify(sess)) as SessionData;

@@ -86,6 +86,12 @@ export interface HybridSessionOptions {
    * ("too many connections"). Default 32: tabs and devices of one user, not a token replayed a thousand times.
    */
   maxSocketsPerSession?: number;
+  /**
+   * ms a session the token endpoint made without any credential lives until something other than the token
+   * endpoint uses it (sliding); default 15 minutes, never more than maxAge. Such sessions are evicted first by the
+   * memory store and expire quickly on Redis: a flood of new-session requests cannot push out a used session.
+   */
+  provisionalMaxAge?: number;
 }
 
 /** What `revocation.redis` must offer: a node-redis 4+ client (`createClient` from 'redis'). */

@@ -113,8 +113,14 @@ function sharedFlows(getBase: () => string) {
 
   test('ss.set(ws.client.localStorage) is the storage hint; session.cookie.httpOnly and maxAge reach the cookie and token', async () => {
     const base = getBase();
+    // A session nothing has used yet is provisional (DESIGN "Provisional sessions"): 15 minutes, not maxAge.
+    const first = await getToken(base);
+    const firstExpires = Date.parse(/Expires=([^;]+)/i.exec(first.setCookie!)![1]!);
+    assert.ok(firstExpires - Date.now() <= 15 * 60_000 + 1000, `a provisional cookie expires in ${firstExpires - Date.now()} ms`);
+    // Used once (a route), it lives maxAge: the next token answer carries that.
+    await fetch(`${base}/session`, { headers: bearer(first.token) });
     const before = Date.now();
-    const issued = await getToken(base);
+    const issued = await getToken(base, { headers: bearer(first.token) });
     assert.equal(issued.storage, 'localStorage');
     assert.match(issued.setCookie!, /HttpOnly/i);
     // express-session writes the lifetime as Expires (1 s resolution).

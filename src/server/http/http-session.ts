@@ -26,6 +26,7 @@ import type { SessionData } from '../store/access.js';
 import type { VerifiedToken } from '../credentials/token.js';
 import type { IssuedToken, NextFunction, SessionObject, Store } from '../types.js';
 import { updateSession } from '../store/update.js';
+import { promote } from '../store/provisional.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
 
@@ -202,6 +203,9 @@ export function attachHttpSession(core: Core, req: SessionRequest, res: ServerRe
     touched: false,
     failed: false,
   };
+  // A request other than the token endpoint uses a provisional session: from now on it lives maxAge. Done after the
+  // hash above, so it counts as a modification and is saved (and the cookie re-set) at res.end().
+  if (loadedId !== undefined) promote(sess as unknown as Record<string, unknown>, core.options.maxAge);
   wrap(ctx, sess);
   hookHeaders(ctx);
   hookEnd(ctx, next);

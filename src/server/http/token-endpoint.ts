@@ -21,6 +21,7 @@ import { refusal } from '../credentials/refusal.js';
 import { readMeta, writeMeta } from '../store/session-meta.js';
 import type { SessionObject } from '../types.js';
 import { proofOf } from './proof-of.js';
+import { provisionalData } from '../store/provisional.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
 
@@ -96,8 +97,10 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
     created = true;
     sid = newSessionId();
     const cookie = newCookie(options, req);
+    // No credential named a session: provisional until something else uses it (store/provisional.ts), so it lives
+    // provisionalMaxAge (its cookie's own maxAge) and the token is capped by that.
+    const data = provisionalData(cookie, options.provisionalMaxAge);
     expiresAt = Math.floor(Math.min(now + options.tokenMaxAge, expiresOf({ cookie })));
-    const data: Record<string, unknown> = { cookie };
     withRotation(data, freshRotation(now, expiresAt));
     if (verdict.bind) writeMeta(data, { ...readMeta(data), jkt: verdict.bind });
     await access.set(sid, data);

@@ -2,11 +2,14 @@
  * The default store: express-session compatible, for one process. Unlike express-session's MemoryStore it is
  * bounded (least recently active evicted first, so a flood of new sessions cannot grow memory without limit) and
  * expires sessions on a timer (unref'd: it never keeps the process alive), not only when they are read.
+ * Two LRU segments: provisional sessions (made by the token endpoint, never used since: store/provisional.ts) are
+ * evicted before any used one, so a flood of credential-less token requests, however fast, only ever evicts its
+ * own sessions while a used one is there to keep (DESIGN "Provisional sessions"). Both stay O(1) per write.
  * Its compareAndSet makes update() atomic without a lock (all of it runs synchronously on one thread).
  */
 import session from 'express-session';
 import { warnOnce } from '../warn.js';
-import { versionOf } from './session-meta.js';
+import { readMeta } from './session-meta.js';
 
 export interface MemoryStoreOptions {
   /** Most sessions kept; default 10 000. */
@@ -20,6 +23,8 @@ interface Entry {
   /** ms since epoch, or Infinity for a session without expiry */
   expires: number;
   version: number;
+  /** Which segment the entry is in. */
+  provisional: boolean;
 }
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -40,7 +45,9 @@ export class MemoryStore extends session.Store {
   readonly max: number;
   readonly checkPeriod: number;
   /** Insertion order is activity order: set/touch move an entry to the end, eviction takes from the front. */
-  private sessions = new Map<string, Entry>();
+  private used = new Map<string, Entry>();
+  /** The same for provisional sessions, evicted first. */
+  private provisional = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -63,12 +70,32 @@ export class MemoryStore extends session.Store {
 
   /** Removes expired sessions now (the timer does this every checkPeriod). Emits 'expired' for each. */
   prune(now = Date.now()): void {
-    for (const [sid, entry] of this.sessions) {
-      if (entry.expires <= now) {
-        this.sessions.delete(sid);
-        this.emit('expired', sid);
+    for (const segment of [this.provisional, this.used]) {
+      for (const [sid, entry] of segment) {
+        if (entry.expires <= now) {
+          segment.delete(sid);
+          this.emit('expired', sid);
+        }
       }
     }
+  }
+
+  /** Sessions held now, provisional ones included. */
+  get size(): number {
+    return this.used.size + this.provisional.size;
+  }
+
+  /** How many of them are provisional (never used since the token endpoint made them). */
+  get provisionalSize(): number {
+    return this.provisional.size;
+  }
+
+  private entry(sid: string): Entry | undefined {
+    return this.used.get(sid) ?? this.provisional.get(sid);
+  }
+
+  private remove(sid: string): void {
+    if (!this.used.delete(sid)) this.provisional.delete(sid);
   }
 
   /** Stops the sweep timer (hybridSession's close() does it for the store it made). */
@@ -78,10 +105,10 @@ export class MemoryStore extends session.Store {
   }
 
   private live(sid: string): Entry | undefined {
-    const entry = this.sessions.get(sid);
+    const entry = this.entry(sid);
     if (!entry) return undefined;
     if (entry.expires <= Date.now()) {
-      this.sessions.delete(sid);
+      this.remove(sid);
       this.emit('expired', sid);
       return undefined;
     }
@@ -89,12 +116,15 @@ export class MemoryStore extends session.Store {
   }
 
   private write(sid: string, sess: session.SessionData & Record<string, unknown>): void {
-    const entry: Entry = { json: JSON.stringify(sess), expires: expiresOf(sess), version: versionOf(sess) };
-    this.sessions.delete(sid);
-    this.sessions.set(sid, entry);
-    while (this.sessions.size > this.max) {
-      const oldest = this.sessions.keys().next().value as string;
-      this.sessions.delete(oldest);
+    const meta = readMeta(sess);
+    const entry: Entry = { json: JSON.stringify(sess), expires: expiresOf(sess), version: meta.v, provisional: meta.provisional === true };
+    this.remove(sid);
+    (entry.provisional ? this.provisional : this.used).set(sid, entry);
+    while (this.size > this.max) {
+      // Provisional first; a used session goes only when no provisional one is left to evict.
+      const segment = this.provisional.size > 0 ? this.provisional : this.used;
+      const oldest = segment.keys().next().value as string;
+      segment.delete(oldest);
       this.emit('evicted', oldest);
     }
   }
@@ -111,7 +141,7 @@ export class MemoryStore extends session.Store {
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    this.sessions.delete(sid);
+    this.remove(sid);
     if (callback) defer(() => callback());
   }
 
@@ -147,18 +177,21 @@ export class MemoryStore extends session.Store {
   override all(callback: Callback<Record<string, session.SessionData>>): void {
     const out: Record<string, session.SessionData> = Object.create(null);
     const now = Date.now();
-    for (const [sid, entry] of this.sessions) if (entry.expires > now) out[sid] = JSON.parse(entry.json);
+    for (const segment of [this.used, this.provisional]) {
+      for (const [sid, entry] of segment) if (entry.expires > now) out[sid] = JSON.parse(entry.json);
+    }
     defer(() => callback(null, out));
   }
 
   override length(callback: Callback<number>): void {
     this.prune();
-    const n = this.sessions.size;
+    const n = this.size;
     defer(() => callback(null, n));
   }
 
   override clear(callback?: Callback): void {
-    this.sessions.clear();
+    this.used.clear();
+    this.provisional.clear();
     if (callback) defer(() => callback());
   }
 }

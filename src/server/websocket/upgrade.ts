@@ -21,6 +21,7 @@ import { classifyOrigin } from '../credentials/origin.js';
 import { refusal } from '../credentials/refusal.js';
 import { parseProtocols, queryTokens, readBearer, readProof, requestHtu } from '../credentials/bearer.js';
 import { expiresOf, inflateSession } from '../store/session-object.js';
+import { promote } from '../store/provisional.js';
 import { closeSocket } from './socket-registry.js';
 import type { SessionData } from '../store/access.js';
 import { verifyToken } from '../credentials/token.js';
@@ -95,6 +96,7 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
     // A rotated-out generation past the grace is 4401, like any invalid token; a first use is recorded.
     const admitted = await admitToken(core, verified.sid, data, verified, 'handshake');
     if (admitted.kind === 'refuse') throw invalid('the bearer token was rotated out');
+    await promoteStored(core, verified.sid, admitted.data);
     return authenticated(store, verified.sid, admitted.data, 'bearer');
   }
 
@@ -104,7 +106,13 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
   const data = await access.get(cookieId);
   // Never a new session over a websocket: the cookie's session must exist.
   if (!data) throw refusal('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
+  await promoteStored(core, cookieId, data);
   return authenticated(store, cookieId, data, 'cookie');
+}
+
+/** A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade. */
+async function promoteStored(core: Core, sid: string, data: SessionData): Promise<void> {
+  if (promote(data as unknown as Record<string, unknown>, core.options.maxAge)) await core.access.set(sid, data);
 }
 
 /** What a handshake needs besides the result: the session's expiry, read from the stored data. */
