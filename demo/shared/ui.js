@@ -53,7 +53,6 @@
     var state = { user: null, sid: null, count: null, via: '', ws: 'connecting', cookie: null, stopped: false };
     var socket = null;
     var session;
-    var signingOut = false;
 
     function log(text) {
       var li = document.createElement('li');
@@ -132,7 +131,7 @@
     function connect() {
       if (socket) return;
       state.ws = 'connecting';
-      // reconnecting-websocket waits 1-5 s before its first retry by default; after a sign-in (4401, renew, reconnect)
+      // session.websocket waits 1-5 s before its first retry by default; after a sign-in (4401, renew, reconnect)
       // a person watches that pause, so the demo starts lower, keeping the jitter and the library's growth and cap.
       socket = session.websocket('/ws', undefined, { minReconnectionDelay: 300 + Math.random() * 700, maxReconnectionDelay: 8000 });
       var mine = socket;
@@ -229,13 +228,7 @@
     }));
 
     $('sign-out').addEventListener('click', guard(async function () {
-      // logout() emits 'logout' here too, synchronously: tell that apart from another tab's sign-out.
-      signingOut = true;
-      try {
-        await session.logout();
-      } finally {
-        signingOut = false;
-      }
+      await session.logout();
       signedOut('Signed out: the server destroyed the session and closed its websockets.');
       log('signed out');
     }));
@@ -300,8 +293,9 @@
       log('session expired: new session started');
       refresh().catch(function (err) { log('refresh failed: ' + err.message); });
     });
-    session.on('logout', function () {
-      if (!state.stopped && !signingOut) {
+    // The event says where the logout came from: this tab's own is reported by the sign-out button above.
+    session.on('logout', function (event) {
+      if (!state.stopped && event.from === 'another-tab') {
         signedOut('Signed out in another tab: this tab\'s session is gone and its websocket closed.');
         log('signed out (another tab)');
       }

@@ -7,7 +7,13 @@ export interface StorageChange {
   to: StorageName;
   /** 'hint': the server asked for another backend; 'timeout': the backend did not answer; 'error': it threw. */
   reason: 'hint' | 'timeout' | 'error';
-  error?: unknown;
+  /** HS_ERR_STORAGE, its `cause` what the backend threw (for 'timeout' and 'error'). */
+  error?: HybridSessionError;
+}
+
+export interface LogoutEvent {
+  /** 'this-tab': logout() was called here; 'another-tab': in another tab of the origin. */
+  from: 'this-tab' | 'another-tab';
 }
 
 export interface SessionEvents {
@@ -16,9 +22,9 @@ export interface SessionEvents {
   /** The server no longer knew the session: the token now names a new one (or a websocket gave up). */
   expired: undefined;
   /** logout() here or in another tab: the token is gone and the sockets are closed. */
-  logout: undefined;
+  logout: LogoutEvent;
   storage: StorageChange;
-  /** A background failure (timer renewal, first token request): never thrown into the app. */
+  /** A background failure (timer renewal, first token request, a socket given up, a malformed tab message): never thrown into the app. */
   error: HybridSessionError;
 }
 

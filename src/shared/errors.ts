@@ -40,11 +40,13 @@ export const ERROR_CODES = {
   HS_ERR_TOO_MANY_CONNECTIONS: { status: undefined, closeCode: CLOSE_CODES.tooManyConnections },
   /** update(fn) could not apply after its retries (constant contention). */
   HS_ERR_CONFLICT: { status: STATUS.serviceUnavailable, closeCode: undefined },
-  /** Session expired and could not be renewed (client). */
+  /** The token endpoint refused the token (401 invalid_token): the session is over and cannot be renewed (client). */
   HS_ERR_EXPIRED: { status: STATUS.unauthorized, closeCode: CLOSE_CODES.unauthorized },
-  /** The token endpoint or network failed (client). */
+  /** No answer from the token endpoint: offline, refused connection, or past the request's deadline (client). */
   HS_ERR_NETWORK: { status: undefined, closeCode: undefined },
-  /** A storage backend failed (client); carried by `storage` / `error` events, never thrown into the app. */
+  /** The token endpoint answered, but not with a token: an HTTP failure (`status`) or a body without one (client). */
+  HS_ERR_ENDPOINT: { status: undefined, closeCode: undefined },
+  /** A storage backend failed (client); carried by the `storage` event (its `error`), never thrown into the app. */
   HS_ERR_STORAGE: { status: undefined, closeCode: undefined },
   /** An RPC call failed or timed out (client / facade). */
   HS_ERR_RPC: { status: undefined, closeCode: undefined },
@@ -58,12 +60,23 @@ export class HybridSessionError extends Error {
   readonly code: HybridSessionErrorCode;
   readonly status: number | undefined;
   readonly closeCode: number | undefined;
+  /** HS_ERR_RPC: the JSON-RPC error's own `code` and `data`, as the server sent them. */
+  readonly rpcCode?: number;
+  readonly data?: unknown;
 
-  constructor(code: HybridSessionErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(
+    code: HybridSessionErrorCode,
+    message: string,
+    options?: { cause?: unknown; status?: number; rpcCode?: number; data?: unknown },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options?.status ?? ERROR_CODES[code].status;
     this.closeCode = ERROR_CODES[code].closeCode;
+    if (options && 'rpcCode' in options) {
+      this.rpcCode = options.rpcCode;
+      this.data = options.data;
+    }
   }
 }
 

@@ -94,7 +94,16 @@ export const RPC_ERRORS = {
  */
 export const RPC_TOKEN_NOTIFICATION = 'hybrid-session.token';
 
-/** Cheap shape check both halves use before doing anything with a token. */
+/**
+ * Cheap shape check both halves use before doing anything with a token: the version prefix included, so a value
+ * that is not a hybrid-session token (a stale or foreign one, which the server would treat as no bearer) is dropped
+ * by the client instead of being sent forever.
+ */
 export function isWellFormedToken(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= TOKEN_MAX_LENGTH && TOKEN_CHARSET.test(value);
+  return (
+    typeof value === 'string' &&
+    value.length <= TOKEN_MAX_LENGTH &&
+    value.startsWith(TOKEN_VERSION + '.') &&
+    TOKEN_CHARSET.test(value)
+  );
 }

@@ -12,11 +12,11 @@ import { describeEngines, inFreshContext, useBrowserSuite, waitForHarness, type 
 
 type Adapter = 'capacitorPreferences' | 'secureStorage' | 'cordovaNativeStorage';
 const PLUGIN: Record<Adapter, string> = { capacitorPreferences: 'preferences', secureStorage: 'secureStorage', cordovaNativeStorage: 'nativeStorage' };
-/** Where each plugin's web build (or stand-in) keeps the token: what a reload must find. */
-const STORED_AT: Record<Adapter, string> = {
-  capacitorPreferences: 'CapacitorStorage.hybrid-session',
-  secureStorage: 'fake_sec_hybrid-session',
-  cordovaNativeStorage: 'fake_ns_hybrid-session',
+/** Where each plugin's web build (or stand-in) keeps the token (under the default key, which names the API). */
+const STORED_PREFIX: Record<Adapter, string> = {
+  capacitorPreferences: 'CapacitorStorage.',
+  secureStorage: 'fake_sec_',
+  cordovaNativeStorage: 'fake_ns_',
 };
 
 describeEngines('durable storage adapters', {}, (engineName) => {
@@ -42,7 +42,7 @@ describeEngines('durable storage adapters', {}, (engineName) => {
       { url: api.url, adapter, plugin: PLUGIN[adapter] },
     );
 
-  const stored = (page: Tab, adapter: Adapter) => page.evaluate((k) => localStorage.getItem(k), STORED_AT[adapter]);
+  const stored = (page: Tab, adapter: Adapter) => page.evaluate((k) => localStorage.getItem(k), `${STORED_PREFIX[adapter]}hybrid-session:${api.url}`);
 
   for (const adapter of Object.keys(PLUGIN) as Adapter[]) {
     test(`${adapter}: the token is kept there, a reload reuses it without asking, logout clears it`, async () => {
@@ -55,7 +55,7 @@ describeEngines('durable storage adapters', {}, (engineName) => {
         const raw = await stored(page, adapter);
         // NativeStorage keeps values JSON-encoded; the others as given.
         assert.equal(adapter === 'cordovaNativeStorage' ? JSON.parse(raw!) : raw, first.token);
-        assert.equal(await page.evaluate(() => localStorage.getItem('hybrid-session')), null, 'not in localStorage itself');
+        assert.equal(await page.evaluate((k) => localStorage.getItem(k), `hybrid-session:${api.url}`), null, 'not in localStorage itself');
 
         const posts = api.tokenRequests.POST;
         await page.reload();

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Context, Engine, Tab as Page } from '../helpers/engines/index.ts';
 import { describeEngines, inFreshContext, useBrowserSuite, waitForHarness, type Api, type Pages } from '../helpers/browser.ts';
 
-const KEY = 'hybrid-session';
+/** The default key names the API's origin too (two APIs on one page origin never share a slot). */
+const keyOf = (api: Api) => `hybrid-session:${api.url}`;
 
 describeEngines('token storage in the browser', {}, (engineName) => {
   let browser: Engine;
@@ -40,7 +41,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
       { url, storage },
     );
 
-  const readIndexedDB = (page: Page) =>
+  const readIndexedDB = (page: Page, from = api) =>
     page.evaluate(
       (key) =>
         new Promise<unknown>((resolve, reject) => {
@@ -54,7 +55,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
             get.onerror = () => reject(get.error);
           };
         }),
-      KEY,
+      keyOf(from),
     );
 
   test("IndexedDB ('auto', the server's default hint): persisted, and a reload reuses it without asking", async () => {
@@ -80,8 +81,8 @@ describeEngines('token storage in the browser', {}, (engineName) => {
       const first = await startAndUse(page, lsApi.url);
       assert.equal(first.storage, 'localStorage');
       assert.deepEqual(first.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'hint' }]);
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
-      assert.equal(await readIndexedDB(page), undefined, 'nothing left behind in IndexedDB');
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(lsApi)), first.token);
+      assert.equal(await readIndexedDB(page, lsApi), undefined, 'nothing left behind in IndexedDB');
       const posts = lsApi.tokenRequests.POST;
       await page.reload();
       await waitForHarness(page);
@@ -98,7 +99,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
     await withPage(async (page) => {
       const first = await startAndUse(page, api.url, 'localStorage');
       assert.equal(first.storage, 'localStorage');
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), first.token);
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), first.token);
       await page.reload();
       await waitForHarness(page);
       const second = await startAndUse(page, api.url, 'localStorage');
@@ -147,7 +148,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
         const r = await startAndUse(page, api.url);
         assert.equal(r.storage, 'localStorage');
         assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'timeout' }]);
-        assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+        assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
         assert.equal(r.me.auth, `Bearer ${r.token}`);
       },
       () => {
@@ -218,12 +219,12 @@ describeEngines('token storage in the browser', {}, (engineName) => {
 
   test('a corrupt stored token is discarded, never sent, and replaced', async () => {
     await withPage(async (page) => {
-      await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), KEY);
+      await page.evaluate((k) => localStorage.setItem(k, 'garbage token <x>'), keyOf(api));
       const sent = api.authorizations.length;
       const posts = api.tokenRequests.POST;
       const r = await startAndUse(page, api.url, 'localStorage');
       assert.notEqual(r.token, 'garbage token <x>');
-      assert.equal(await page.evaluate((k) => localStorage.getItem(k), KEY), r.token);
+      assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
       assert.equal(api.tokenRequests.POST, posts + 1);
       assert.ok(api.authorizations.slice(sent).every((a) => !a.includes('garbage')), 'what the API received');
     });

@@ -70,12 +70,15 @@ describe('ready()', () => {
     assert.equal(await s.ready(), 'v1.tok1');
   });
 
-  test('a 5xx or a body without a valid token rejects, status carried', async () => {
+  test('a 5xx or a body without a valid token rejects with HS_ERR_ENDPOINT, the request and status named', async () => {
     server.use(http.post(TOKEN_URL, () => HttpResponse.json({ token: 'bad token' }, { status: 503 })));
     const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
-    await assert.rejects(s.ready(), { code: 'HS_ERR_NETWORK', status: 503 });
+    await assert.rejects(s.ready(), { code: 'HS_ERR_ENDPOINT', status: 503, message: 'POST /session/token: 503' });
     assert.equal(s.token, null);
+    server.use(http.post(TOKEN_URL, () => HttpResponse.json({ token: 'no-prefix' })));
+    await assert.rejects(s.ready(), { code: 'HS_ERR_ENDPOINT', status: 200, message: 'POST /session/token: 200 without a token' });
   });
+
 });
 
 describe('renewal', () => {
@@ -162,12 +165,14 @@ describe('renewal', () => {
     assert.equal(logouts, 0);
   });
 
-  test('the token is renewed by itself at half-life', async () => {
+  test('the token is renewed by itself at half-life, never sooner than the floor', async () => {
+    // Half of 400 ms is under the 1 s floor: renewed at the floor (doubled once for that short answer), not at 200 ms.
     const endpoint = tokenEndpoint({ life: 400 });
     server.use(...endpoint.handlers);
     const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
     await s.ready();
-    assert.equal(await nextEvent(s, 'token'), 'v1.tok2');
+    assert.ok(s.expiresAt! > Date.now() - 400);
+    assert.equal(await nextEvent(s, 'token', 60_000), 'v1.tok2');
     assert.equal(endpoint.state.bearers[1], 'Bearer v1.tok1');
     assert.ok(s.expiresAt! > Date.now());
     // Its timer would go on renewing every 200 ms, into the next tests' endpoints.

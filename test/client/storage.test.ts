@@ -101,7 +101,8 @@ describe('storage fallback', () => {
     assert.equal(await s.ready(), 'v1.tok1');
     const { from, to, reason, error } = await change;
     assert.deepEqual([from, to, reason], ['localStorage', 'memory', 'error']);
-    assert.equal((error as DOMException).name, 'QuotaExceededError');
+    assert.equal(error?.code, 'HS_ERR_STORAGE');
+    assert.equal((error?.cause as DOMException).name, 'QuotaExceededError');
     assert.equal(s.storage, 'memory');
   });
 
@@ -112,7 +113,9 @@ describe('storage fallback', () => {
     const s = createSession({ url: API, key: uniqueKey(), storage: { get: never, set: never, del: never } });
     const change = nextEvent(s, 'storage');
     assert.equal(await s.ready(), 'v1.tok1');
-    assert.deepEqual(await change, { from: 'custom', to: 'memory', reason: 'timeout' });
+    const { error, ...rest } = await change;
+    assert.deepEqual(rest, { from: 'custom', to: 'memory', reason: 'timeout' });
+    assert.equal(error?.code, 'HS_ERR_STORAGE');
   });
 
   test('a custom storage that starts failing later: the token is carried over to memory, nothing thrown', async () => {
@@ -125,7 +128,7 @@ describe('storage fallback', () => {
     const change = nextEvent(s, 'storage');
     assert.equal(await s.renew(), 'v1.tok2');
     const c = await change;
-    assert.deepEqual([c.from, c.to, (c.error as Error).message], ['custom', 'memory', 'keychain locked']);
+    assert.deepEqual([c.from, c.to, c.error?.code, (c.error?.cause as Error).message], ['custom', 'memory', 'HS_ERR_STORAGE', 'keychain locked']);
     assert.equal(s.token, 'v1.tok2');
     assert.equal(s.storage, 'memory');
   });

@@ -8,8 +8,11 @@ test('token shape: base64url and dots only, bounded', () => {
   assert.equal(isWellFormedToken(''), false);
   assert.equal(isWellFormedToken('a b'), false);
   assert.equal(isWellFormedToken('a+b/c='), false);
-  assert.equal(isWellFormedToken('x'.repeat(TOKEN_MAX_LENGTH)), true);
-  assert.equal(isWellFormedToken('x'.repeat(TOKEN_MAX_LENGTH + 1)), false);
+  assert.equal(isWellFormedToken('v1.' + 'x'.repeat(TOKEN_MAX_LENGTH - 3)), true);
+  assert.equal(isWellFormedToken('v1.' + 'x'.repeat(TOKEN_MAX_LENGTH - 2)), false);
+  // The version prefix is part of the shape (DESIGN "Token"): a prefixless value is not ours.
+  assert.equal(isWellFormedToken('abc_-.DEF'), false);
+  assert.equal(isWellFormedToken('v2.abc'), false);
   assert.equal(isWellFormedToken('é'), false);
 });
 

@@ -3,9 +3,13 @@
  * the session along IndexedDB → localStorage → memory (a custom TokenStorage falls back to memory), carries the
  * token over and reports a `storage` change, never an exception. `'auto'` also follows the server's hint.
  *
- * Layout, in any backend: the token under `key` (plain, so it can be seeded or inspected), and `expiresAt,renewAt`
- * (ms since epoch) under `key + '.expiry'`, so a reloaded page renews on time without asking the server first.
+ * Layout, in any backend: the token under `key` (plain, so it can be seeded or inspected), and
+ * `expiresAt,renewAt,apiOrigin` under `key + '.expiry'` (ms since epoch, on this device's clock), so a reloaded page
+ * renews on time without asking the server first, and a token another API left under the same key is never sent
+ * here. A logout the server has not confirmed yet is kept as the entry [bearer to end it with ('' for none), -1, 0]:
+ * the next ready(), in any tab or after a reload, sends that DELETE before asking for anything.
  */
+import { HybridSessionError } from '../../shared/errors.js';
 import { isWellFormedToken, STORAGE_HINTS, type StorageHint } from '../../shared/protocol.js';
 import type { StorageChange } from '../events.js';
 import { later } from '../later.js';
@@ -14,8 +18,11 @@ import { indexedDBStorage } from './indexeddb.js';
 import { localStorageStorage } from './local-storage.js';
 import { memoryStorage } from './memory.js';
 
-/** What is kept: [token, expiresAt, renewAt] (0 when unknown). Also what a tab sends the others. */
+/** What is kept: [token, expiresAt, renewAt] (0 when unknown), or a pending logout: [bearer, -1, 0]. */
 export type Entry = [token: string, expiresAt: number, renewAt: number];
+
+/** A logout the server has not confirmed: the bearer to end the session with ('' when there was only the cookie). */
+export const isPendingLogout = (e: Entry | null): e is Entry => !!e && e[1] < 0;
 
 /** Some iOS webviews never answer indexedDB.open: an operation not done by then counts as failed. */
 const BOUND = 1500;
@@ -35,6 +42,7 @@ export interface TokenStore {
 export function createTokenStore(
   choice: 'auto' | StorageHint | TokenStorage,
   key: string,
+  api: string,
   changed: (change: StorageChange) => void,
   current: () => Entry | null,
 ): TokenStore {
@@ -55,7 +63,7 @@ export function createTokenStore(
     name = to;
     backend = make(to);
     if (reason) {
-      changed(error ? { from, to, reason, error } : { from, to, reason });
+      changed(reason == 'hint' ? { from, to, reason } : { from, to, reason, error: new HybridSessionError('HS_ERR_STORAGE', `${from}: ${reason}`, { cause: error }) });
       store.write();
     }
   };
@@ -69,7 +77,7 @@ export function createTokenStore(
         use(
           name == 'custom' ? 'memory' : STORAGE_HINTS[STORAGE_HINTS.indexOf(name) + 1],
           error == TIMEOUT ? 'timeout' : 'error',
-          error != TIMEOUT && error,
+          error,
         );
       }
       return run(op);
@@ -78,9 +86,12 @@ export function createTokenStore(
 
   const both = (s: TokenStorage) => Promise.all([s.get(key), s.get(expiryKey)]);
   const parse = ([t, m]: unknown[]): Entry | null => {
-    const [e, r] = String(m).split(',').map(Number);
-    // A corrupt token is dropped here: the session then asks for a new one, which overwrites it.
-    return isWellFormedToken(t) ? [t, e || 0, r || 0] : null;
+    const [e, r, from] = String(m).split(',');
+    // Issued by another API (same key): not ours to send. An entry from before the origin was kept is taken as ours.
+    if (from && from != api) return null;
+    if (+e < 0) return typeof t == 'string' ? [t, -1, 0] : null;
+    // A corrupt token (or one without the version prefix) is dropped here: the session asks for a new one.
+    return isWellFormedToken(t) ? [t, +e || 0, +r || 0] : null;
   };
 
   const store: TokenStore = {
@@ -110,7 +121,7 @@ export function createTokenStore(
     write: () =>
       run((s) => {
         const c = current();
-        return c ? Promise.all([s.set(key, c[0]), s.set(expiryKey, c[1] + ',' + c[2])]) : Promise.all([s.del(key), s.del(expiryKey)]);
+        return c ? Promise.all([s.set(key, c[0]), s.set(expiryKey, [c[1], c[2], api].join())]) : Promise.all([s.del(key), s.del(expiryKey)]);
       }),
     hint(to) {
       if (choice == 'auto' && to != name && STORAGE_HINTS.includes(to) && !failed.has(to)) {

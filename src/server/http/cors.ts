@@ -9,7 +9,8 @@ import { originHeader, type OriginKind } from '../credentials/origin.js';
 
 export const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 export const CORS_ALLOW_HEADERS = `${HEADERS.authorization}, Content-Type, ${HEADERS.dpop}`;
-export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}, ${HEADERS.dpopNonce}`;
+/** Date too: the client dates the server's clock from the token endpoint's answer (a device clock off by hours). */
+export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}, ${HEADERS.dpopNonce}, Date`;
 /**
  * Each preflight is a round trip on a phone network: as long as engines allow. Chromium caps it at 2 h (this),
  * WebKit at 10 min, Firefox at 24 h; 2 h is also as long as a removed origin may still pass a cached preflight

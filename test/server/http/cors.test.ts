@@ -13,7 +13,7 @@ describe('CORS', () => {
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('access-control-allow-origin'), origin);
         assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
-        assert.equal(res.headers.get('access-control-expose-headers'), 'Session-Token, WWW-Authenticate, DPoP-Nonce');
+        assert.equal(res.headers.get('access-control-expose-headers'), 'Session-Token, WWW-Authenticate, DPoP-Nonce, Date');
         assert.match(res.headers.get('vary')!, /Origin/);
       }
       const unauthorized = await fetch(app.url + '/', { headers: { origin: APP, authorization: 'Bearer x' } });
