@@ -73,7 +73,7 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
   if (renewal?.kind === 'reuse') {
     // Two parties hold this session (DESIGN "Reuse"): end it everywhere, then tell the app.
     await endSession(core, sid!, { req, res });
-    core.events.emit('reuse', { sessionID: sid!, via: 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
+    core.events.emit('reuse', { sessionID: sid!, via: bearer.dpop ? 'dpop' : 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
     replyJson(
       res,
       STATUS.unauthorized,
