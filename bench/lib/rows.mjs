@@ -35,6 +35,11 @@ export const EXPECTED_ROWS = [
   { id: 'client.ready-localstorage', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, localStorage', against: 'bare `localStorage.getItem`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },
 
+  // Preflights per engine (issue 13): bench/preflight.benchmark.mjs. Each is a round trip before a request.
+  { id: 'client.preflights-chromium', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), Chromium: http://localhost page / file:// page', against: '—', target: null },
+  { id: 'client.preflights-webkit', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), WebKitGTK: http://localhost page / file:// page', against: '—', target: null },
+  { id: 'client.preflights-firefox', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), Firefox ESR: http://localhost page / file:// page', against: '—', target: null },
+
   // Redis scale-out load check (issue 6): bench/scale-out.mjs.
   { id: 'scale-out.redis', section: 'scale-out', script: 'scale-out.mjs', figure: 'Redis scale-out: N processes × M websocket clients renewing and writing', against: '—', target: { op: 'custom', text: 'no write lost (rates reported)' } },
 

@@ -57,7 +57,7 @@ function recordRefusals(demo: Demo): string[] {
 
 /** The suite in one engine; each engine runs it from its own file (expiry.<engine>.test.ts). */
 export function expirySuite(engine: EngineName): void {
-  describeEngine(engine, `demo e2e: expiry with maxAge ${MAX_AGE} ms`, {}, () => {
+  describeEngine(engine, `demo e2e: expiry with maxAge ${MAX_AGE} ms`, { timeout: 400_000 }, () => {
     let demo: Demo;
     let browser: Browser;
     useDemo(engine, 'hs-e2e-expiry-', { maxAge: MAX_AGE }, (d, b) => {

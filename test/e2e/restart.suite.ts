@@ -62,7 +62,7 @@ async function restart(demo: Demo, options: DemoOptions, pages: Page[]): Promise
 
 /** The suite in one engine; each engine runs it from its own file (restart.<engine>.test.ts). */
 export function restartSuite(engine: EngineName): void {
-  describeEngine(engine, 'demo e2e: the API server restarts under open pages', {}, () => {
+  describeEngine(engine, 'demo e2e: the API server restarts under open pages', { timeout: 400_000 }, () => {
     let browser: Browser;
 
     before(async () => {

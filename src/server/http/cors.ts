@@ -11,8 +11,12 @@ export const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 export const CORS_ALLOW_HEADERS = `${HEADERS.authorization}, Content-Type, ${HEADERS.dpop}`;
 /** Date too: the client dates the server's clock from the token endpoint's answer (a device clock off by hours). */
 export const CORS_EXPOSE_HEADERS = `${HEADERS.sessionToken}, ${HEADERS.wwwAuthenticate}, ${HEADERS.dpopNonce}, Date`;
-/** Browsers cap this anyway (Chromium: 2 h); 10 min keeps a changed allow-list from lingering. */
-const PREFLIGHT_MAX_AGE = '600';
+/**
+ * Each preflight is a round trip on a phone network: as long as engines allow. Chromium caps it at 2 h (this),
+ * WebKit at 10 min, Firefox at 24 h; 2 h is also as long as a removed origin may still pass a cached preflight
+ * (the actual response still carries no CORS headers for it, so its page cannot read it).
+ */
+const PREFLIGHT_MAX_AGE = '7200';
 
 export function appendVary(res: ServerResponse, field: string): void {
   const prev = res.getHeader('Vary');

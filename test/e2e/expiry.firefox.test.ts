@@ -1,0 +1,3 @@
+import { expirySuite } from './expiry.suite.ts';
+
+expirySuite('firefox');
