@@ -42,6 +42,16 @@ function currentToken(core: Core, sid: string, state: RotationState): IssuedToke
   return { token: signToken(sid, state.exp, core.options.tokenKeys, state.gen), expiresAt: state.exp };
 }
 
+/**
+ * The lifetime the record's current token was issued with: DESIGN's "nears expiry" is less than half of *that* left.
+ * Not tokenMaxAge: a token capped by its session (a provisional session's 15 minutes, a maxAge shorter than
+ * tokenMaxAge) starts below half of tokenMaxAge and would rotate on every request. tokenMaxAge when the record
+ * cannot say (a token newer than the record, a record without an issue time).
+ */
+function issuedLifetime(state: RotationState, generation: number, tokenMaxAge: number): number {
+  return generation === state.gen && state.at > 0 && state.exp > state.at ? state.exp - state.at : tokenMaxAge;
+}
+
 /** A new expiry for `sess` (touched first: asking for a token is activity, the token must not be capped by a stale expiry). */
 function nextExpiry(core: Core, sess: SessionObject, now: number): number {
   sess.touch();
@@ -77,7 +87,7 @@ export async function renewToken(
       // Lost answer: the current generation again. Its token is re-signed with a fresh expiry (same generation,
       // written once) only when the one handed out is past half its life, e.g. an app killed mid-renewal and back
       // hours later; otherwise it is the very token already handed out.
-      if (verdict === VERDICTS.lostAnswer && (nearsExpiry(state.exp, options.tokenMaxAge, now) || state.exp > expiresOf(s))) {
+      if (verdict === VERDICTS.lostAnswer && (nearsExpiry(state.exp, issuedLifetime(state, state.gen, options.tokenMaxAge), now) || state.exp > expiresOf(s))) {
         withRotation(s, { ...state, exp: nextExpiry(core, s, now) });
         return;
       }
@@ -125,7 +135,7 @@ export async function admitToken(
   if (verdict === VERDICTS.acceptPrevious) {
     return { kind: 'accept', data, renewed: caller === 'request' ? currentToken(core, sid, state) : undefined };
   }
-  const renewing = caller === 'request' && nearsExpiry(token.expiresAt, options.tokenMaxAge, now);
+  const renewing = caller === 'request' && nearsExpiry(token.expiresAt, issuedLifetime(state, token.generation, options.tokenMaxAge), now);
   // A provisional session used by a request or handshake is promoted (store/provisional.ts) in this same write.
   const provisional = isProvisional(data);
   if (!renewing && !provisional && afterUse(state, token.generation, token.expiresAt) === null) return { kind: 'accept', data, renewed: undefined };
