@@ -15,9 +15,10 @@ export class WebDriverError extends Error {
 /** The key W3C WebDriver gives an element reference in JSON. */
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
-export async function command<T>(base: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<T> {
+export async function command<T>(base: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: object, timeoutMs?: number): Promise<T> {
   const res = await fetch(base + path, {
     method,
+    signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
     headers: body ? { 'Content-Type': 'application/json; charset=utf-8' } : {},
     body: body ? JSON.stringify(body) : method === 'POST' ? '{}' : undefined,
   });
@@ -33,7 +34,8 @@ export class WebDriverSession {
   ) {}
 
   static async create(base: string, capabilities: object): Promise<WebDriverSession> {
-    const value = await command<{ sessionId: string }>(base, 'POST', '/session', { capabilities: { alwaysMatch: capabilities } });
+    // Bounded: a MiniBrowser starts in a second or two; a driver that has not answered in a minute will not.
+    const value = await command<{ sessionId: string }>(base, 'POST', '/session', { capabilities: { alwaysMatch: capabilities } }, 60_000);
     return new WebDriverSession(base, value.sessionId);
   }
 

@@ -18,12 +18,12 @@ import { startXvfb, stopProcess } from './xvfb.ts';
 
 const POLL_MS = 20;
 
-export async function launchWebKit(): Promise<Engine> {
-  const display = await startXvfb(engineExecutable('xvfb')!);
+/** WebKitWebDriver on a free port, once its /status says ready. */
+async function startDriver(display: string): Promise<{ driver: ReturnType<typeof spawn>; base: string }> {
   const port = await freePort();
   const driver = spawn(engineExecutable('webkit')!, [`--port=${port}`, '--host=127.0.0.1'], {
     stdio: 'ignore',
-    env: { ...process.env, DISPLAY: display.name },
+    env: { ...process.env, DISPLAY: display },
   });
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -35,15 +35,37 @@ export async function launchWebKit(): Promise<Engine> {
     }
   } catch (e) {
     await stopProcess(driver);
+    throw e;
+  }
+  return { driver, base };
+}
+
+export async function launchWebKit(): Promise<Engine> {
+  const display = await startXvfb(engineExecutable('xvfb')!);
+  let current: { driver: ReturnType<typeof spawn>; base: string };
+  try {
+    current = await startDriver(display.name);
+  } catch (e) {
     await display.stop();
     throw e;
   }
   const capabilities = { 'webkitgtk:browserOptions': { binary: WEBKIT_MINIBROWSER, args: ['--automation'] } };
+  // WebKitWebDriver has been seen to die while starting a session (the request hangs, then "other side closed"),
+  // taking every later test of the file with it. That is the test tool failing, not the page: a new driver, once.
+  const newSession = async () => {
+    try {
+      return await WebDriverSession.create(current.base, capabilities);
+    } catch {
+      await stopProcess(current.driver);
+      current = await startDriver(display.name);
+      return WebDriverSession.create(current.base, capabilities);
+    }
+  };
   return {
     name: 'webkit',
-    newContext: async () => webDriverContext(await WebDriverSession.create(base, capabilities)),
+    newContext: async () => webDriverContext(await newSession()),
     async close() {
-      await stopProcess(driver);
+      await stopProcess(current.driver);
       await display.stop();
     },
   };
