@@ -98,11 +98,10 @@ function withScripts(html: string, init: string | undefined): string {
   return html.replace(/<head[^>]*>/i, (head) => head + scripts);
 }
 
-/** Fixture pages, the built dist/, the ESM dependencies the import maps name and Capacitor's builds; nothing else. */
+/** Fixture pages, the built dist/, the ESM dependency the import maps name (idb-keyval) and Capacitor's builds; nothing else. */
 const SERVED = [
   ['/dist/', join(root, 'dist')],
   ['/node_modules/idb-keyval/', join(root, 'node_modules/idb-keyval')],
-  ['/node_modules/reconnecting-websocket/', join(root, 'node_modules/reconnecting-websocket')],
   // The real Capacitor packages' script-tag builds, for the storage adapters' page.
   ['/node_modules/@capacitor/core/', join(root, 'node_modules/@capacitor/core')],
   ['/node_modules/@capacitor/preferences/', join(root, 'node_modules/@capacitor/preferences')],
