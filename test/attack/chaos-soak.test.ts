@@ -15,14 +15,10 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { recordUnhandled } from './support.ts';
 import { startTarget, type Target } from './target-process.ts';
-import { soak, type Mode } from './chaos.ts';
+import { FD_SLACK, heapBound, mib, serverFault, soak, type Mode } from './chaos.ts';
 
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 30);
 const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(2 ** 31);
-/** The IPC pipe's reads and tsx's cache may hold a descriptor or two; leaked sockets would be dozens. */
-const FD_SLACK = 8;
-const HEAP_SLACK = 10 * 2 ** 20;
-const mib = (n: number) => (n / 2 ** 20).toFixed(1);
 
 describe(`attack: chaos soak, ${SECONDS} s each, seed ${SEED} (CHAOS_SEED=${SEED} replays it)`, () => {
   const targets: Target[] = [];
@@ -34,7 +30,7 @@ describe(`attack: chaos soak, ${SECONDS} s each, seed ${SEED} (CHAOS_SEED=${SEED
       const t = await startTarget(mode);
       targets.push(t);
       const r = await soak(t, mode, { seed: SEED, seconds: SECONDS, log: (line) => console.log(line) });
-      const bad = Object.entries(r.outcomes).filter(([k]) => /^(http 5\d\d|.*close 1011)$/.test(k));
+      const bad = Object.entries(r.outcomes).filter(([k]) => serverFault(k));
       console.log(`# chaos soak (${mode}): good round trips ${r.good.http} HTTP, ${r.good.ws} websocket, ${r.good.handshakes} handshakes; heap ${mib(r.before.heap)} → ${mib(r.after.heap)} MiB, fds ${r.before.fds} → ${r.after.fds}; outcomes ${JSON.stringify(r.outcomes)}`);
 
       assert.equal(r.exited, null, `the server process exited (${r.exited}), seed ${SEED}:\n${t.output().slice(-4000)}`);
@@ -44,8 +40,8 @@ describe(`attack: chaos soak, ${SECONDS} s each, seed ${SEED} (CHAOS_SEED=${SEED
       assert.deepEqual(bad, [], 'no chaos input was answered 5xx or 1011');
       assert.ok(r.after.connections <= r.before.connections, `the server holds ${r.after.connections} connections, ${r.before.connections} before`);
       assert.ok(r.after.fds <= r.before.fds + FD_SLACK, `descriptors ${r.before.fds} → ${r.after.fds}`);
-      const heapBound = Math.max(r.before.heap + HEAP_SLACK, 1.5 * r.before.heap);
-      assert.ok(r.after.heap <= heapBound, `heap after gc ${mib(r.after.heap)} MiB, ${mib(r.before.heap)} MiB before (bound ${mib(heapBound)})`);
+      const bound = heapBound(r.before.heap);
+      assert.ok(r.after.heap <= bound, `heap after gc ${mib(r.after.heap)} MiB, ${mib(r.before.heap)} MiB before (bound ${mib(bound)})`);
       assert.equal(t.exited(), null);
       assert.deepEqual(unhandled.stop(), [], 'the chaos itself left no unhandled rejection');
     });

@@ -29,6 +29,30 @@ const MAX_PAYLOAD = 1024 * 1024;
 const EXCHANGE_MS = 60_000;
 const CHAOS_SESSIONS = 3;
 
+/** The IPC pipe's reads and tsx's cache may hold a descriptor or two; leaked sockets would be dozens. */
+export const FD_SLACK = 8;
+/** Heap after gc may end within the larger of +10 MiB and 1.5× its start (caches filled once, V8's own slack). */
+export const heapBound = (before: number) => Math.max(before + 10 * 2 ** 20, 1.5 * before);
+
+/** What must hold after a soak, at any machine speed: [] when it held. The test asserts each; the bench reports. */
+export function problems(r: SoakResult): string[] {
+  const out: string[] = [];
+  if (r.exited !== null) out.push(`the server process exited (${r.exited})`);
+  if (r.good.failures.length) out.push(`${r.good.failures.length} good round trips failed, first: ${r.good.failures[0]}`);
+  if (!(r.good.http >= 1 && r.good.ws >= 1 && r.good.handshakes >= 1)) out.push('the good client made no round trip of some kind');
+  if (r.chaosErrors.length) out.push(`${r.chaosErrors.length} chaos exchanges not answered, first: ${r.chaosErrors[0]}`);
+  const bad = Object.keys(r.outcomes).filter((k) => serverFault(k));
+  if (bad.length) out.push(`answered as the server's fault: ${bad.join(', ')}`);
+  if (!(r.after.connections <= r.before.connections)) out.push(`connections ${r.before.connections} → ${r.after.connections}`);
+  if (!(r.after.fds <= r.before.fds + FD_SLACK)) out.push(`descriptors ${r.before.fds} → ${r.after.fds}`);
+  if (!(r.after.heap <= heapBound(r.before.heap))) out.push(`heap after gc ${mib(r.before.heap)} → ${mib(r.after.heap)} MiB (bound ${mib(heapBound(r.before.heap))})`);
+  return out;
+}
+
+/** An answer that blames the server, not the input: a 5xx (HTTP or an upgrade's answer) or a 1011 close. */
+export const serverFault = (outcome: string) => /(^|\s)5\d\d$|close 1011$/.test(outcome);
+export const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+
 export interface Figures {
   heap: number;
   fds: number;
