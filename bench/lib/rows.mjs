@@ -41,6 +41,7 @@ export const EXPECTED_ROWS = [
   { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },
 
   // Preflights per engine (issue 13): bench/preflight.benchmark.mjs. Each is a round trip before a request.
+  { id: 'client.rotation-soak-chromium', section: 'client', script: 'rotation-soak.benchmark.mjs', figure: 'rotation soak, 3 Chromium tabs, 2.4 s tokens, reloads and a tab closed mid-renewal, with and without Web Locks: rotations reached, false reuse detections', against: '—', target: { op: 'custom', text: '0 false reuse detections, one session' } },
   { id: 'client.preflights-chromium', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), Chromium: http://localhost page / file:// page', against: '—', target: null },
   { id: 'client.preflights-webkit', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), WebKitGTK: http://localhost page / file:// page', against: '—', target: null },
   { id: 'client.preflights-firefox', section: 'client', script: 'preflight.benchmark.mjs', figure: 'CORS preflights per 20 `session.fetch` (bearer), Firefox ESR: http://localhost page / file:// page', against: '—', target: null },

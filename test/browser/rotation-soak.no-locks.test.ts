@@ -1,0 +1,3 @@
+import { rotationSoak } from './rotation-soak.suite.ts';
+
+rotationSoak(false);
