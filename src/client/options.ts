@@ -40,6 +40,11 @@ export interface SessionOptions {
    * HS_ERR_NETWORK and the next caller starts a new one. Default 10 000.
    */
   timeout?: number;
+  /**
+   * Default `'auto'`: the token is bound to a non-extractable key kept in IndexedDB (DPoP proofs, RFC 9449) where the
+   * engine allows it and the server binds; `false`: never a key, plain bearer tokens.
+   */
+  binding?: 'auto' | false;
 }
 
 export interface NormalizedOptions {
@@ -54,6 +59,7 @@ export interface NormalizedOptions {
   readonly rpcPath: string;
   readonly rpcTimeout: number;
   readonly timeout: number;
+  readonly binding: boolean;
 }
 
 export function normalizeOptions(o: SessionOptions): NormalizedOptions {
@@ -64,7 +70,7 @@ export function normalizeOptions(o: SessionOptions): NormalizedOptions {
       typeof storage == 'object'
         ? [storage.get, storage.set, storage.del].every((f) => typeof f == 'function')
         : storage == 'auto' || STORAGE_HINTS.includes(storage);
-    if (!valid) throw storage;
+    if (!valid || ![undefined, 'auto', false].includes(o.binding)) throw valid ? o.binding : storage;
     // Not frozen: readonly in the types is enough for an object that never leaves the session, and freezing it was a
     // measurable part of createSession's first call.
     const tokenUrl = new URL(o.tokenPath ?? TOKEN_PATH, url);
@@ -78,6 +84,7 @@ export function normalizeOptions(o: SessionOptions): NormalizedOptions {
       rpcPath: o.rpcPath ?? '/ws',
       rpcTimeout: o.rpcTimeout ?? 1e4,
       timeout: o.timeout ?? 1e4,
+      binding: o.binding !== false,
     };
   } catch (cause) {
     throw new HybridSessionError('HS_ERR_INVALID_OPTIONS', 'options', { cause });

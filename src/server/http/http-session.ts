@@ -27,6 +27,7 @@ import type { VerifiedToken } from '../credentials/token.js';
 import type { IssuedToken, NextFunction, SessionObject, Store } from '../types.js';
 import { updateSession } from '../store/update.js';
 import { promote } from '../store/provisional.js';
+import { readMeta, writeMeta } from '../store/session-meta.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
 
@@ -145,12 +146,17 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     // same since DESIGN "Login moves only the caller": the request moves, every socket of the old id closes 4401.
     const cb = callbackOf(typeof fn === 'function' ? fn : more);
     const oldId = this.id;
+    // The new session stays bound to the key of the old (DESIGN "Device binding"): its token goes to the same device
+    // (Session-Token), and unbound it would work as a plain Bearer, copied, until the next renewal bound it.
+    const { jkt } = readMeta(this);
     // The old session's sockets close (4401) only once this response, which carries the new token
     // (Session-Token), has gone out: a client that renews on 4401 then already holds the new token.
     endSession(core, oldId, { res: ctx.res, closeAfterResponse: true }).then(
       () => {
         req.sessionID = newSessionId();
-        wrap(ctx, generateSession(req as never, newCookie(core.options, req)));
+        const fresh = generateSession(req as never, newCookie(core.options, req));
+        if (jkt !== undefined) writeMeta(fresh as unknown as Record<string, unknown>, { v: 0, jkt });
+        wrap(ctx, fresh);
         cb();
       },
       (err) => cb(err),
