@@ -14,6 +14,7 @@ import { EXPECTED_ROWS, SCRIPTS } from './lib/rows.mjs';
 import { decide } from './lib/verdict.mjs';
 import { printTables } from './lib/table.mjs';
 import { renderSvg } from './lib/svg.mjs';
+import { renderScaleChart } from './lib/scale-chart.mjs';
 import { machine, toJson, writeAtomic } from './lib/results.mjs';
 
 const benchDir = new URL('.', import.meta.url).pathname;
@@ -102,6 +103,12 @@ if (!quick && filters.length === 0) {
   writeAtomic(join(benchDir, 'results', 'latest.json'), toJson(meta, final, durationSec));
   writeAtomic(join(benchDir, 'results', 'latest.svg'), renderSvg(final, meta));
   console.log('wrote bench/results/latest.json and bench/results/latest.svg');
+  // The memory-per-socket chart is drawn from the same run, so it never shows other figures than latest.json.
+  const sockets = final.find((r) => r.id === 'scale.sockets');
+  if (sockets?.extra?.ours) {
+    writeAtomic(join(benchDir, 'results', 'scale-sockets.svg'), renderScaleChart(sockets, meta));
+    console.log('wrote bench/results/scale-sockets.svg');
+  }
 } else if (!quick) {
   // A partial run must not overwrite the committed full run.
   writeAtomic(join(benchDir, 'results', 'partial.tmp.json'), toJson(meta, final, durationSec));

@@ -12,6 +12,10 @@ export interface DemoOptions {
   redisUrl?: string;
   /** Session (and token) lifetime in ms; hybrid-session's default when absent. */
   maxAge?: number;
+  /** A token's own lifetime in ms (it rotates at half of it); hybrid-session's default (1 hour) when absent. */
+  tokenMaxAge?: number;
+  /** ms the previous token generation keeps working after a rotation; hybrid-session's default (60 s) when absent. */
+  rotationGrace?: number;
   /** Default: SESSION_SECRET, else random per process. */
   secret?: string;
   /** Where the front-ends are built. Default demo/build. */
@@ -32,6 +36,8 @@ export interface Demo {
   server: Server;
   /** How many websockets the server holds open right now. */
   openSockets(): number;
+  /** How many times hs.on('reuse') fired (a rotated-out token came back and its session was ended). */
+  reuseEvents(): number;
   close(): Promise<void>;
 }
 

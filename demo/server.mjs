@@ -89,6 +89,8 @@ function closeServer(server) {
  * @param {'memory'|'redis'|import('express-session').Store} [options.store]  default: Redis when redisUrl is set, else memory
  * @param {string} [options.redisUrl=process.env.REDIS_URL]
  * @param {number} [options.maxAge]           session (and token) lifetime in ms; hybrid-session's default otherwise
+ * @param {number} [options.tokenMaxAge]      a token's own lifetime in ms (it rotates at half of it); default 1 hour
+ * @param {number} [options.rotationGrace]    ms the previous generation keeps working after a rotation; default 60 s
  * @param {string} [options.secret]           default: SESSION_SECRET, else random per process
  * @param {string} [options.outDir]           where the front-ends are built; default demo/build
  * @param {boolean} [options.quiet=false]     no banner
@@ -99,6 +101,8 @@ export async function startDemo(options = {}) {
     staticPort = 8081,
     redisUrl = process.env.REDIS_URL,
     maxAge,
+    tokenMaxAge,
+    rotationGrace,
     secret = processSecret,
     outDir = join(here, 'build'),
     quiet = false,
@@ -127,10 +131,28 @@ export async function startDemo(options = {}) {
       store: stored.store,
       ...(stored.revocation ? { revocation: stored.revocation } : {}),
       ...(maxAge === undefined ? {} : { maxAge }),
+      ...(tokenMaxAge === undefined ? {} : { tokenMaxAge }),
+      ...(rotationGrace === undefined ? {} : { rotationGrace }),
       // The hybrid app's origin, and "null" for the same app opened from file:// — listed on purpose: a real app
       // should list its webview's origin (capacitor://localhost, http://localhost) rather than "null" if it can.
       allowedOrigins: [hybridOrigin, 'null'],
     });
+
+    // A rotated-out token came back to the token endpoint: hybrid-session has already ended the session everywhere.
+    // A real app alerts the user here (mail, push); the demo counts and logs it, and the tests read the count.
+    let reuseEvents = 0;
+    hs.on('reuse', ({ generation, currentGeneration }) => {
+      reuseEvents++;
+      if (!quiet) console.log(`  reuse: a generation-${generation} token came back after generation ${currentGeneration}; session ended`);
+    });
+
+    /**
+     * "Simulate theft" (demo only): the page hands this server a copy of the token it holds now, as a script that
+     * read it out of storage would; after the page renewed, the server replays that copy to its own token endpoint
+     * over real HTTP, from outside the page, as the thief would. Keyed by session id, one copy each, bounded.
+     */
+    const stolen = new Map();
+    const STOLEN_MAX = 1000;
 
     /** Every open socket per session id, to push a new count to all views of that session. */
     const socketsBySession = new Map();
@@ -180,6 +202,37 @@ export async function startDemo(options = {}) {
       const state = view(req.sessionID, data);
       push(req.sessionID, { type: 'count', count: state.count, via: 'http' });
       res.json(state);
+    });
+
+    /** The token this request carried (Bearer, or DPoP for a device-bound session), else null. */
+    const presentedToken = (req) => /^(?:bearer|dpop)\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? null;
+    /** The generation field of a token (v1.<sid>.<exp>.<gen>.<mac>): apps treat tokens as opaque; the demo shows it. */
+    const generationOf = (token) => Number(token.split('.')[3] ?? 0);
+
+    app.post('/api/theft/copy', (req, res) => {
+      const token = presentedToken(req);
+      if (!token) return res.status(400).json({ error: 'no token on this request to copy' });
+      if (stolen.size >= STOLEN_MAX) stolen.delete(stolen.keys().next().value);
+      stolen.set(req.sessionID, token);
+      res.json({ generation: generationOf(token) });
+    });
+
+    app.post('/api/theft/replay', async (req, res, next) => {
+      const token = stolen.get(req.sessionID);
+      if (!token) return res.status(409).json({ error: 'copy a token first' });
+      stolen.delete(req.sessionID);
+      try {
+        const before = reuseEvents;
+        // No Origin, no cookie: what a thief's script or server sends.
+        const replay = await fetch(apiUrl + hs.options.tokenPath, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        const body = await replay.json().catch(() => ({}));
+        // 401 HS_ERR_TOKEN_REUSED: the session was ended; another refusal (e.g. a device-bound token without its
+        // key's proof): refused, the session lives; 200: the thief got a token (a copy within the rotation grace).
+        const outcome = body.code === 'HS_ERR_TOKEN_REUSED' ? 'ended' : replay.ok ? 'accepted' : 'refused';
+        res.json({ outcome, status: replay.status, code: body.code ?? null, generation: generationOf(token), reuseEvent: reuseEvents > before });
+      } catch (err) {
+        next(err);
+      }
     });
 
     app.use((err, req, res, _next) => {
@@ -266,7 +319,7 @@ export async function startDemo(options = {}) {
 
     // For the end-to-end tests: how many websockets the server holds open right now.
     const openSockets = () => wss.clients.size;
-    return { ...urls, server: apiServer, openSockets, close };
+    return { ...urls, server: apiServer, openSockets, reuseEvents: () => reuseEvents, close };
   } catch (err) {
     wss?.close();
     await Promise.all([closeServer(apiServer), closeServer(staticServer)]);

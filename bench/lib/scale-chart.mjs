@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomic } from './results.mjs';
+import { svgDocument, text } from './svg-doc.mjs';
 
 const W = 820;
 const PANEL_W = 360;
@@ -15,8 +16,6 @@ const PANEL_H = 220;
 const PAD = { left: 58, top: 70, bottom: 46 };
 const COLORS = { ours: '#2f7ed8', bare: '#9aa5b1', target: '#d2382f' };
 
-const x = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const text = (tx, ty, s, attrs = '') => `<text x="${tx}" y="${ty}" ${attrs}>${x(s)}</text>`;
 
 function panel(ox, title, ours, bare, key, target) {
   const parts = [];
@@ -70,13 +69,7 @@ export function renderScaleChart(row, meta) {
     parts.push(text(lx + 30, ly + 4, label, 'font-size="11"'));
   });
   const H = ly + 18;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
-    `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    ...parts,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(W, H, parts);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

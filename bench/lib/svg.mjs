@@ -1,6 +1,7 @@
 // bench/results/latest.svg, written by hand: the size row against its anchors, then every ratio against its
-// target. Plain SVG 1.1 text (no fonts, scripts or external references) so GitHub renders it inside README.md.
+// target (the document and text helpers are svg-doc.mjs).
 import { fmt, fmtBytes } from './verdict.mjs';
+import { svgDocument, text } from './svg-doc.mjs';
 
 const W = 820;
 const LABEL_W = 300;
@@ -31,10 +32,11 @@ const SHORT = {
   'scale.heartbeat': 'heartbeat CPU/interval vs bare ws loop',
   'client.ready-indexeddb': 'ready() vs idb-keyval get',
   'client.ready-localstorage': 'ready() vs localStorage.getItem',
+  'attack.token-flood': 'token flood, MemoryStore({ max: 1000 })',
+  'attack.token-flood-redis': 'token flood on Redis',
+  'attack.chaos-soak': 'chaos soak (attach, facade)',
 };
 
-const x = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const text = (tx, ty, s, attrs = '') => `<text x="${tx}" y="${ty}" ${attrs}>${x(s)}</text>`;
 
 /** Rows must already have gone through decide(); meta: { date, cpu, node }. */
 export function renderSvg(rows, meta) {
@@ -110,11 +112,5 @@ export function renderSvg(rows, meta) {
   }
 
   const H = y + 8;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
-    `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    ...parts,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(W, H, parts);
 }

@@ -36,6 +36,14 @@
     '  <div class="row"><span>Websocket</span><span class="pill" id="ws-state" data-state="connecting">connecting</span></div>',
     '  <div class="buttons"><button id="forget" type="button">Forget token</button></div>',
     '</section>',
+    // One row per fact about the token; the buttons row below them. Rows for more facts (device binding) go here too.
+    '<section class="card" id="token-card">',
+    '  <h2>Token rotation</h2>',
+    '  <div class="row"><span>Generation</span><span class="mono" id="generation">…</span></div>',
+    '  <div class="row"><span>Next rotation</span><span id="rotates">…</span></div>',
+    '  <div class="row"><span>Theft replay</span><span id="theft" data-outcome="none">–</span></div>',
+    '  <div class="buttons"><button id="simulate-theft" type="button">Simulate theft</button></div>',
+    '</section>',
     '<section class="card">',
     '  <h2>Events</h2>',
     '  <ol class="log" id="log"></ol>',
@@ -50,9 +58,13 @@
     root.innerHTML = TEMPLATE;
     var $ = function (id) { return root.querySelector('#' + id); };
 
-    var state = { user: null, sid: null, count: null, via: '', ws: 'connecting', cookie: null, stopped: false };
+    var state = { user: null, sid: null, count: null, via: '', ws: 'connecting', cookie: null, stopped: false, theft: null };
+    /** When this tab first held the current token: the client renews it once half its life (from then) is gone. */
+    var seen = { token: null, at: 0 };
     var socket = null;
     var session;
+    // Where this tab remembers when it first saw its token (by generation and expiry, never the token), for reloads.
+    var SEEN_KEY = 'demo.token-seen';
 
     function log(text) {
       var li = document.createElement('li');
@@ -90,6 +102,31 @@
       return session && typeof session.expiresAt === 'number' ? session.expiresAt : null;
     }
 
+    /**
+     * The token's generation field (v1.<sid>.<exp>.<gen>.<mac>). Apps treat the token as opaque; the demo reads
+     * this one field to show rotation happening.
+     */
+    function generation(token) {
+      var field = token ? token.split('.')[3] : undefined;
+      return field === undefined ? null : Number(field);
+    }
+
+    /** Renewal is due when less than half of the token's life is left (the client's timer, the server's rule). */
+    function rotationDue() {
+      var exp = tokenExpiry();
+      if (!session || !session.token || !exp) return null;
+      if (seen.token !== session.token) {
+        var gen = generation(session.token);
+        var kept = null;
+        try { kept = JSON.parse(sessionStorage.getItem(SEEN_KEY) || 'null'); } catch (e) { /* none kept */ }
+        // The same token as before a reload: its half-life still counts from when it first arrived.
+        var at = kept && kept.gen === gen && kept.exp === exp ? kept.at : Math.min(Date.now(), exp);
+        seen = { token: session.token, at: at };
+        try { sessionStorage.setItem(SEEN_KEY, JSON.stringify({ gen: gen, exp: exp, at: at })); } catch (e) { /* estimate from now next time */ }
+      }
+      return seen.at + (exp - seen.at) / 2;
+    }
+
     function render() {
       var signedIn = !!state.user;
       $('user').textContent = state.stopped ? 'Signed out' : signedIn ? 'Signed in as ' + state.user : 'Not signed in';
@@ -100,6 +137,13 @@
       $('storage').textContent = session && session.token ? session.storage : state.stopped ? '(no token)' : session ? session.storage : '…';
       var exp = tokenExpiry();
       $('expires').textContent = exp && session.token ? expiry(exp) : '–';
+      var gen = session ? generation(session.token) : null;
+      $('generation').textContent = gen == null ? '–' : String(gen);
+      var due = rotationDue();
+      $('rotates').textContent = due ? expiry(due) : '–';
+      $('theft').textContent = state.theft ? state.theft.text : '–';
+      $('theft').setAttribute('data-outcome', state.theft ? state.theft.outcome : 'none');
+      $('simulate-theft').disabled = state.stopped || !!(state.theft && state.theft.outcome === 'pending');
       $('cookie').textContent = state.cookie == null ? '–' : state.cookie ? 'yes (httpOnly, same origin)' : 'no (token only)';
       $('cookie').className = state.cookie ? 'yes' : 'no';
       $('ws-state').textContent = state.ws;
@@ -216,6 +260,7 @@
       });
       $('name').value = '';
       notice('');
+      state.theft = null;
       state.via = '';
       show(view);
       log('signed in as ' + view.user + ': session ' + (before || '–') + ' → ' + view.sid + ', new token');
@@ -255,6 +300,36 @@
       target.send('inc');
     }));
 
+    /** What the page says once a replayed copy ended the session (from the replay's answer or the `expired` event). */
+    var THEFT_ENDED = 'Theft detected: a copy of an old token was used after this page had rotated past it. The server ' +
+      'ended the session everywhere (hs.on(\'reuse\') fired) and this page started a new one.';
+
+    $('simulate-theft').addEventListener('click', guard(async function () {
+      await ensureStarted();
+      // 1. A thief copies the token out of storage (the demo server keeps the copy the page sends it).
+      var copy = await api('/api/theft/copy', { method: 'POST' });
+      state.theft = { outcome: 'pending', text: 'copied generation ' + copy.generation + '…' };
+      log('thief copied the token (generation ' + copy.generation + ')');
+      render();
+      // 2. The page goes on renewing. Two renewals put the copy two generations behind, so its replay is reuse at
+      //    once; one generation behind it would be answered as a lost answer within the rotation grace.
+      await session.renew();
+      await session.renew();
+      log('page renewed twice: generation ' + copy.generation + ' → ' + generation(session.token));
+      // 3. The thief replays the copy at the token endpoint, from the server side.
+      var result = await api('/api/theft/replay', { method: 'POST' });
+      var texts = {
+        ended: 'generation ' + result.generation + ' replayed: reuse detected, session ended',
+        refused: 'generation ' + result.generation + ' replayed: refused (' + (result.code || result.status) + '), session kept',
+        accepted: 'generation ' + result.generation + ' replayed: accepted (within the grace)',
+      };
+      // `told`: the `expired` that follows an ended session reports it once (it may come before or after this answer).
+      state.theft = { outcome: result.outcome, text: texts[result.outcome] || result.outcome, told: state.theft.told };
+      log('thief replayed generation ' + result.generation + ': HTTP ' + result.status + (result.code ? ' ' + result.code : ''));
+      if (result.outcome === 'ended') notice(THEFT_ENDED, 'warn');
+      render();
+    }));
+
     $('forget').addEventListener('click', guard(async function () {
       var before = state.sid;
       // Drops the token from storage and memory, as an app reinstall or a cleared webview would; the session stays.
@@ -289,8 +364,15 @@
         disconnect('expired');
         connect();
       }
-      notice('The session expired (or the server forgot it): a new session was started.', 'warn');
-      log('session expired: new session started');
+      // During "simulate theft" the session ends because the replayed copy was detected: say that, not "expired".
+      if (state.theft && !state.theft.told && (state.theft.outcome === 'pending' || state.theft.outcome === 'ended')) {
+        state.theft.told = true;
+        notice(THEFT_ENDED, 'warn');
+        log('session ended for token reuse: new session started');
+      } else {
+        notice('The session expired (or the server forgot it): a new session was started.', 'warn');
+        log('session expired: new session started');
+      }
       refresh().catch(function (err) { log('refresh failed: ' + err.message); });
     });
     // The event says where the logout came from: this tab's own is reported by the sign-out button above.

@@ -133,6 +133,10 @@ export interface Shown {
   cookie: string;
   ws: string;
   notice: string;
+  /** Token rotation card: the token's generation, when the next rotation is due, the last "simulate theft" result. */
+  generation: string;
+  rotates: string;
+  theft: string;
   log: string[];
 }
 
@@ -153,6 +157,9 @@ const READ_PAGE = `(() => {
     cookie: text('cookie'),
     ws: text('ws-state'),
     notice: text('notice'),
+    generation: text('generation'),
+    rotates: text('rotates'),
+    theft: text('theft'),
     log: Array.from(document.querySelectorAll('#log li')).map((li) => li.textContent ?? ''),
   };
 })()`;

@@ -148,4 +148,31 @@ describeEngines('demo e2e: hybrid app (another site, token only)', {}, (engine) 
       assert.equal((await shown(one)).user, 'Signed out', 'the other tab stays signed out until it is used');
     });
   });
+
+  test('the token card shows its generation and next rotation; "Simulate theft" ends the session, once, and the page says so', async () => {
+    await inContext(browser, async ({ open }) => {
+      const page = await open('hybrid', demo.hybridUrl);
+      await ready(page);
+      const s = await signIn(page, 'Mallory');
+      assert.match(s.generation, /^\d+$/, 'the generation is shown');
+      assert.match(s.rotates, /^(now|in \d+ (s|min|h|days)) · /, 'when the next rotation is due is shown');
+      await incHttp(page, 1);
+      const reusesBefore = demo.reuseEvents();
+
+      await page.click('#simulate-theft');
+      const after = await until(
+        page,
+        'the replayed copy detected as reuse, the page on a new session and saying so',
+        (x) => /reuse detected, session ended/.test(x.theft) && /Theft detected/.test(x.notice) && x.sid !== s.sid && x.user === 'Not signed in' && x.ws === 'connected',
+        60_000,
+      );
+      assert.equal(demo.reuseEvents() - reusesBefore, 1, "hs.on('reuse') fired once");
+      assert.equal(after.count, '0', 'the new session starts empty');
+      assert.equal(after.generation, '0', 'the new session starts at generation 0');
+      assert.ok(!after.log.some((line) => /session expired: new session/.test(line)), `reported as reuse, not as an expiry:\n${after.log.join('\n')}`);
+      // The page goes on working on its new session.
+      await incWs(page, 1);
+      await screenshot(page, 'hybrid-theft-detected');
+    });
+  });
 });

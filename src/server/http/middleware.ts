@@ -4,16 +4,14 @@
  * Works as Express 5 / Connect middleware and inside a plain `http.createServer` handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readSessionCookie } from '../credentials/cookie.js';
 import type { Core } from '../context.js';
 import { answerPreflight, applyCors, isPreflight } from './cors.js';
-import { classifyOrigin } from '../credentials/origin.js';
 import { fallbackNext, replyInvalidToken, replyJson, replyProofRefused } from './reply.js';
 import { attachHttpSession, type ResolvedFrom } from './http-session.js';
-import { readBearer, requestPath } from '../credentials/bearer.js';
+import { requestPath } from '../credentials/bearer.js';
+import { resolveCredentials } from '../credentials/resolve.js';
 import { tokenEndpoint } from './token-endpoint.js';
 import { admitToken } from '../renewal.js';
-import { verifyToken } from '../credentials/token.js';
 import type { Middleware, NextFunction } from '../types.js';
 import { judgeTokenUse } from '../credentials/possession.js';
 import { proofOf } from './proof-of.js';
@@ -42,8 +40,10 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
   r[kResolved] = true;
 
   const { options } = core;
-  const { kind, origin } = classifyOrigin(req, options.originAllowed, options.proxy);
   const atTokenPath = requestPath(req) === options.tokenPath;
+  // Read once, MAC included, before anything asks the store (credentials/resolve.ts holds the precedence rules).
+  const creds = resolveCredentials(req, atTokenPath ? 'endpoint' : 'request', options);
+  const { kind, origin } = creds.origin;
   if (isPreflight(req)) {
     if (kind === 'allowed') {
       answerPreflight(res, origin!);
@@ -55,34 +55,34 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
 
   if (atTokenPath) {
     // A foreign page must not mint or end sessions: a cross-site POST needs no preflight.
-    if (kind === 'foreign') {
-      replyJson(res, 403, { error: 'forbidden_origin', code: 'HS_ERR_FORBIDDEN_ORIGIN', message: `origin ${origin} is not allowed` });
+    if (creds.refused) {
+      replyJson(res, 403, { error: 'forbidden_origin', code: 'HS_ERR_FORBIDDEN_ORIGIN', message: creds.refused.message });
       return false;
     }
-    await tokenEndpoint(core, req, res);
+    await tokenEndpoint(core, req, res, creds);
     return false;
   }
 
+  // DESIGN "Which credential wins": a present bearer must be valid, even beside a valid cookie (decided by the MAC,
+  // so a forged token costs no store traffic, even while the store is down).
+  if (creds.refused) {
+    replyInvalidToken(res, creds.refused.message);
+    return false;
+  }
   if (!core.access.ready) throw core.access.unavailable();
-  const from: ResolvedFrom = { via: 'new', cookieId: undefined, token: undefined, data: undefined, sid: undefined, renewed: undefined };
-  const bearer = readBearer(req);
-  from.cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
-  if (bearer.present) {
-    // DESIGN "Which credential wins": a present bearer must be valid, even beside a valid cookie.
-    const verified = verifyToken(bearer.token, options.tokenKeys);
-    if (!verified) {
-      replyInvalidToken(res, 'the bearer token is malformed, forged or expired');
-      return false;
-    }
+  const from: ResolvedFrom = { via: 'new', cookieId: creds.cookieId, token: undefined, data: undefined, sid: undefined, renewed: undefined };
+  const token = creds.via === 'bearer' ? creds.token : undefined;
+  if (token?.verified) {
+    const verified = token.verified;
     // A proof only counts beside the DPoP scheme (a bound token as Bearer is refused whatever else comes with it); it
     // is judged before the store is asked, as the MAC is (pure CPU), and its verdict applied once the session is read.
-    const proof = options.binding !== 'off' && bearer.dpop ? proofOf(core, req, bearer.token) : undefined;
+    const proof = options.binding !== 'off' && token.dpop ? proofOf(core, req, token.raw) : undefined;
     const data = await core.access.get(verified.sid);
     if (!data) {
       replyInvalidToken(res, 'the session of this token has ended');
       return false;
     }
-    const refused = judgeTokenUse(options.binding, readMeta(data).jkt, bearer.dpop, proof);
+    const refused = judgeTokenUse(options.binding, readMeta(data).jkt, token.dpop, proof);
     if (refused) {
       replyProofRefused(res, refused, core.proofs.nonces.current());
       return false;
@@ -95,10 +95,10 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
       return false;
     }
     Object.assign(from, { via: 'bearer', token: verified, data: admitted.data, sid: verified.sid, renewed: admitted.renewed });
-  } else if (from.cookieId !== undefined) {
-    const data = await core.access.get(from.cookieId);
+  } else if (creds.via === 'cookie') {
+    const data = await core.access.get(creds.candidates[0]!);
     // A signed cookie naming an unknown session gets a new session under a new id, never the cookie's id.
-    if (data) Object.assign(from, { via: 'cookie', data, sid: from.cookieId });
+    if (data) Object.assign(from, { via: 'cookie', data, sid: creds.candidates[0] });
   }
   attachHttpSession(core, req as never, res, from, next);
   return true;

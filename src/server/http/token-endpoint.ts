@@ -6,15 +6,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADERS, INVALID_TOKEN_CHALLENGE, STATUS, type TokenResponse } from '../../shared/protocol.js';
 import { isHybridSessionError } from '../../shared/errors.js';
-import { isSecure, readSessionCookie, setSessionCookie } from '../credentials/cookie.js';
+import { isSecure, setSessionCookie } from '../credentials/cookie.js';
 import type { Core } from '../context.js';
 import { clearCookie, endSession } from '../lifecycle.js';
 import { freshRotation, renewToken, type Renewal } from '../renewal.js';
 import { withRotation } from '../store/session-meta.js';
 import { replyJson, replyProofRefused } from './reply.js';
-import { readBearer } from '../credentials/bearer.js';
+import type { Credentials } from '../credentials/resolve.js';
 import { expiresOf, newCookie, newSessionId } from '../store/session-object.js';
-import { readToken, signToken, verifyToken, type VerifiedToken } from '../credentials/token.js';
+import { signToken, type VerifiedToken } from '../credentials/token.js';
 import { judgeTokenRequest, type TokenRequestVerdict } from '../credentials/possession.js';
 import type { ProofResult, RefusedProof } from '../credentials/proof.js';
 import { refusal } from '../credentials/refusal.js';
@@ -25,12 +25,13 @@ import { provisionalData } from '../store/provisional.js';
 
 const ALLOW = 'POST, DELETE, OPTIONS';
 
-export async function tokenEndpoint(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** `creds`: the request's credentials under the endpoint policy (credentials/resolve.ts), origin already allowed. */
+export async function tokenEndpoint(core: Core, req: IncomingMessage, res: ServerResponse, creds: Credentials): Promise<void> {
   switch (req.method) {
     case 'POST':
-      return issue(core, req, res);
+      return issue(core, req, res, creds);
     case 'DELETE':
-      return end(core, req, res);
+      return end(core, req, res, creds);
     case 'OPTIONS':
       res.statusCode = 204;
       res.setHeader('Allow', ALLOW);
@@ -41,7 +42,7 @@ export async function tokenEndpoint(core: Core, req: IncomingMessage, res: Serve
   }
 }
 
-async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function issue(core: Core, req: IncomingMessage, res: ServerResponse, creds: Credentials): Promise<void> {
   const { options, access } = core;
   if (!access.ready) throw access.unavailable();
   const now = Date.now();
@@ -49,11 +50,10 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
   let sid: string | undefined;
   // The client's own token wins over a cookie (a planted cookie must not move it into another session). Its expiry
   // does not matter here: the current generation renews after its own expiry, an older one is judged as reuse.
-  const bearer = readBearer(req);
-  const presented = bearer.present ? readToken(bearer.token, options.tokenKeys) : null;
-  const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
+  const presented = creds.token?.verified ?? null;
+  const cookieId = creds.cookieId;
   // The proof is judged once, first (pure CPU); what it means depends on the session it comes with (possession.ts).
-  const proof = options.binding === 'off' ? undefined : proofOf(core, req, bearer.present ? bearer.token : undefined);
+  const proof = options.binding === 'off' ? undefined : proofOf(core, req, creds.token?.raw);
   const possession = new Possession(options.binding, proof, cookieId);
   try {
     if (presented) {
@@ -73,7 +73,7 @@ async function issue(core: Core, req: IncomingMessage, res: ServerResponse): Pro
   if (renewal?.kind === 'reuse') {
     // Two parties hold this session (DESIGN "Reuse"): end it everywhere, then tell the app.
     await endSession(core, sid!, { req, res });
-    core.events.emit('reuse', { sessionID: sid!, via: bearer.dpop ? 'dpop' : 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
+    core.events.emit('reuse', { sessionID: sid!, via: creds.token?.dpop ? 'dpop' : 'bearer', generation: renewal.generation, currentGeneration: renewal.current });
     replyJson(
       res,
       STATUS.unauthorized,
@@ -164,17 +164,17 @@ async function renewOrGone(core: Core, sid: string, presented: VerifiedToken | u
   }
 }
 
-async function end(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function end(core: Core, req: IncomingMessage, res: ServerResponse, creds: Credentials): Promise<void> {
   const { options } = core;
   const ids = new Set<string>();
-  const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
+  const cookieId = creds.cookieId;
   if (cookieId !== undefined) ids.add(cookieId);
-  const bearer = readBearer(req);
-  const verified = bearer.present ? verifyToken(bearer.token, options.tokenKeys) : null;
+  // An expired token no longer names a session to end (an invalid bearer is ignored here, DESIGN "Which credential wins").
+  const verified = creds.token && !creds.token.expired ? creds.token.verified : null;
   if (verified && verified.sid !== cookieId) {
     // A bound session's token ends it only with a proof by its key: a copied token cannot log its owner out either.
     const jkt = options.binding === 'off' ? undefined : readMeta(await core.access.get(verified.sid)).jkt;
-    const proof = jkt === undefined ? undefined : proofOf(core, req, bearer.token);
+    const proof = jkt === undefined ? undefined : proofOf(core, req, creds.token!.raw);
     if (jkt === undefined || (proof?.ok && proof.thumbprint === jkt)) ids.add(verified.sid);
   }
   for (const id of ids) await endSession(core, id);

@@ -12,19 +12,18 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { HybridSessionError } from '../../shared/errors.js';
 import { BEARER_PREFIX, CLOSE_CODES, DPOP_PREFIX, SUBPROTOCOL } from '../../shared/protocol.js';
-import { isSecure, readSessionCookie } from '../credentials/cookie.js';
+import { isSecure } from '../credentials/cookie.js';
 import { judgeTokenUse } from '../credentials/possession.js';
 import type { ProofResult } from '../credentials/proof.js';
 import { readMeta } from '../store/session-meta.js';
 import type { Core } from '../context.js';
-import { classifyOrigin } from '../credentials/origin.js';
+import { resolveCredentials } from '../credentials/resolve.js';
 import { refusal } from '../credentials/refusal.js';
-import { parseProtocols, queryTokens, readBearer, readProof, requestHtu } from '../credentials/bearer.js';
+import { parseProtocols, readProof, requestHtu } from '../credentials/bearer.js';
 import { expiresOf, inflateSession } from '../store/session-object.js';
 import { promote } from '../store/provisional.js';
 import { closeSocket } from './socket-registry.js';
 import type { SessionData } from '../store/access.js';
-import { verifyToken } from '../credentials/token.js';
 import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
 
@@ -41,33 +40,16 @@ export function authenticate(core: Core, req: IncomingMessage): Promise<Authenti
   return authenticateOffer(core, req, parseProtocols(req.headers['sec-websocket-protocol']));
 }
 
-/**
- * The one bearer token the request offers (subprotocols, Authorization, opted-in query), undefined when none;
- * the same token offered twice counts once, two different ones are refused.
- */
-function offeredToken(req: IncomingMessage, protocols: readonly string[], allowQueryToken: boolean): string | undefined {
-  let token: string | undefined;
-  const offer = (t: string) => {
-    if (token !== undefined && token !== t) throw invalid('several bearer tokens offered');
-    token = t;
-  };
-  for (const p of protocols) if (p.startsWith(BEARER_PREFIX)) offer(p.slice(BEARER_PREFIX.length));
-  const auth = readBearer(req);
-  if (auth.present) offer(auth.token);
-  if (allowQueryToken) for (const t of queryTokens(req)) offer(t);
-  return token;
-}
-
 const NO_PROOF = { dpop: false, proof: undefined };
 
 /**
  * A handshake's proof: the `hybrid-session.dpop.<proof>` subprotocol (browsers), else the DPoP header beside
  * `Authorization: DPoP` (native clients); htm GET, htu the websocket URL as this server saw it.
  */
-function handshakeProof(core: Core, req: IncomingMessage, protocols: readonly string[], token: string): { dpop: boolean; proof: ProofResult | undefined } {
+function handshakeProof(core: Core, req: IncomingMessage, protocols: readonly string[], token: string, authDpop: boolean): { dpop: boolean; proof: ProofResult | undefined } {
   const offered = protocols.filter((p) => p.startsWith(DPOP_PREFIX));
   const header = readProof(req);
-  const dpop = offered.length > 0 || readBearer(req).dpop;
+  const dpop = offered.length > 0 || authDpop;
   if (!dpop) return NO_PROOF;
   // Two proofs in one offer are not one proof: refused as a malformed one.
   const value = offered.length > 1 ? 'several.proofs.offered' : offered.length === 1 ? offered[0]!.slice(DPOP_PREFIX.length) : header;
@@ -78,16 +60,15 @@ function handshakeProof(core: Core, req: IncomingMessage, protocols: readonly st
 /** authenticate() with the Sec-WebSocket-Protocol header already parsed (an upgrade parses it once). */
 async function authenticateOffer(core: Core, req: IncomingMessage, protocols: string[] | null): Promise<Authenticated> {
   const { options, access, store } = core;
-  const { kind, origin } = classifyOrigin(req, options.originAllowed, options.proxy);
-  if (kind === 'foreign') throw refusal('HS_ERR_FORBIDDEN_ORIGIN', `origin ${origin} is not allowed`);
-  if (protocols === null) throw invalid('malformed Sec-WebSocket-Protocol header');
-  const token = offeredToken(req, protocols, options.allowQueryToken);
+  // Origin, the one offered bearer (or the cookie) and its MAC: credentials/resolve.ts, before the store is asked.
+  const creds = resolveCredentials(req, 'upgrade', options, protocols);
+  if (creds.refused) throw creds.refused;
+  const token = creds.via === 'bearer' ? creds.token : undefined;
 
-  if (token !== undefined) {
-    // The MAC decides before the store is asked anything, and so does the proof (pure CPU too).
-    const verified = verifyToken(token, options.tokenKeys);
-    if (!verified) throw invalid('the bearer token is malformed, forged or expired');
-    const { dpop, proof } = options.binding === 'off' ? NO_PROOF : handshakeProof(core, req, protocols, token);
+  if (token?.verified) {
+    const verified = token.verified;
+    // The proof decides before the store is asked anything too (pure CPU).
+    const { dpop, proof } = options.binding === 'off' ? NO_PROOF : handshakeProof(core, req, protocols!, token.raw, token.dpop);
     if (!access.ready) throw access.unavailable();
     const data = await access.get(verified.sid);
     if (!data) throw invalid('the session of this token has ended');
@@ -100,8 +81,7 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
     return authenticated(store, verified.sid, admitted.data, 'bearer');
   }
 
-  const cookieId = readSessionCookie(req, options.cookie.name, options.secrets);
-  if (cookieId === undefined) throw refusal('HS_ERR_NO_CREDENTIALS', 'no session token and no session cookie');
+  const cookieId = creds.candidates[0]!;
   if (!access.ready) throw access.unavailable();
   const data = await access.get(cookieId);
   // Never a new session over a websocket: the cookie's session must exist.

@@ -10,10 +10,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Page } from 'puppeteer-core';
+import puppeteer from 'puppeteer-core';
 import { engineExecutable } from '../env.ts';
 import { stopProcess } from './xvfb.ts';
-import type { Context, Engine, PageError, Tab } from './types.ts';
+import { drivenContext } from './driven-page.ts';
+import type { Engine } from './types.ts';
 
 const PREFS: Record<string, string | number | boolean> = {
   'browser.shell.checkDefaultBrowser': false,
@@ -57,44 +58,16 @@ export async function launchFirefox(): Promise<Engine> {
   const browser = await puppeteer.connect({ browserWSEndpoint: `${endpoint}/session`, protocol: 'webDriverBiDi' });
   return {
     name: 'firefox',
-    async newContext(): Promise<Context> {
-      const context = await browser.createBrowserContext();
-      const listeners: ((e: PageError) => void)[] = [];
-      const report = (e: PageError) => listeners.forEach((l) => l(e));
-      return {
-        async newTab(label) {
-          const page = await context.newPage();
-          page.on('pageerror', (e) => {
-            const error = e instanceof Error ? e : new Error(String(e));
-            if (!BROWSER_REPORT.test(error.message)) report({ tab: label, kind: 'pageerror', text: error.stack ?? error.message });
-          });
-          page.on('console', (m) => {
-            if (m.type() === 'error' && !BROWSER_REPORT.test(m.text())) report({ tab: label, kind: 'console.error', text: m.text() });
-          });
-          return puppeteerTab(page, label);
-        },
-        onError: (l) => void listeners.push(l),
-        close: () => context.close(),
-      };
-    },
+    newContext: async () =>
+      drivenContext(await browser.createBrowserContext(), BROWSER_REPORT, (page) => ({
+        fill: (selector, text) => page.locator(selector).fill(text),
+        screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png`, fullPage: true })),
+        cookies: async (url) => (await page.cookies(url)).map((c) => ({ name: c.name, httpOnly: c.httpOnly === true })),
+      })),
     async close() {
       await browser.close().catch(() => undefined);
       await stopProcess(child);
       await rm(profile, { recursive: true, force: true });
     },
-  };
-}
-
-function puppeteerTab(page: Page, label: string): Tab {
-  return {
-    label,
-    goto: async (url) => void (await page.goto(url)),
-    reload: async () => void (await page.reload()),
-    evaluate: ((fn: string | ((a: unknown) => unknown), arg?: unknown) => page.evaluate(fn as never, arg)) as Tab['evaluate'],
-    click: (selector) => page.click(selector),
-    fill: (selector, text) => page.locator(selector).fill(text),
-    screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png`, fullPage: true })),
-    close: () => page.close(),
-    cookies: async (url) => (await page.cookies(url)).map((c) => ({ name: c.name, httpOnly: c.httpOnly === true })),
   };
 }
