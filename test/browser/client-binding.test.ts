@@ -33,7 +33,7 @@ declare global {
 function hookFetch(): void {
   const real = window.fetch;
   window.captured = [];
-  window.fetch = function (input: RequestInfo | URL, init?: RequestInit) {
+  window.fetch = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
     const r = new Request(input, init);
     window.captured.push({ url: r.url, method: r.method, authorization: r.headers.get('authorization'), dpop: r.headers.get('dpop') });
     return real.call(this, input, init);
