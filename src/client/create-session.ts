@@ -139,7 +139,15 @@ export function createSession(options: SessionOptions): Session {
     if (!isWellFormedToken(t)) return;
     // Asked for before a logout, answered after it (a login in flight): not kept, and that session is ended too,
     // or the login's cookie would sign this device back in.
-    if (at != epoch) return void tokenRequest(o, binding, 'DELETE', t).catch(noop);
+    if (at != epoch) {
+      // Signed in again since: that session is not this one; just end the late one.
+      if (token) return void tokenRequest(o, binding, 'DELETE', t).catch(noop);
+      // Else ended as a logout the server has not confirmed (it replaces an older pending one: the login ended that
+      // session), so every token request waits for this DELETE: none can reach the login's cookie first, however
+      // slowly the server ends it, and a DELETE that fails is retried.
+      host.ending = t;
+      return void store.write().then(renewal.finishLogout).catch(noop);
+    }
     // The same device, the same key: a token for the session (a login's new id) is bound as the one it replaces.
     host.keep(renewal.entry(t, serverExpiresAt, !!bound)).catch(report);
   };

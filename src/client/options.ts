@@ -70,7 +70,7 @@ export function normalizeOptions(o: SessionOptions): NormalizedOptions {
       typeof storage == 'object'
         ? [storage.get, storage.set, storage.del].every((f) => typeof f == 'function')
         : storage == 'auto' || STORAGE_HINTS.includes(storage);
-    if (!valid || ![undefined, 'auto', false].includes(o.binding)) throw valid ? o.binding : storage;
+    if (!valid) throw storage;
     // Not frozen: readonly in the types is enough for an object that never leaves the session, and freezing it was a
     // measurable part of createSession's first call.
     const tokenUrl = new URL(o.tokenPath ?? TOKEN_PATH, url);
