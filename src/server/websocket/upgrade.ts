@@ -23,6 +23,7 @@ import { parseProtocols, readProof, requestHtu } from '../credentials/bearer.js'
 import { expiresOf, inflateSession } from '../store/session-object.js';
 import { promote } from '../store/provisional.js';
 import { closeSocket } from './socket-registry.js';
+import { saveSession } from '../lifecycle.js';
 import type { SessionData } from '../store/access.js';
 import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
@@ -90,9 +91,12 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
   return authenticated(store, cookieId, data, 'cookie');
 }
 
-/** A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade. */
+/**
+ * A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade
+ * by a save that keeps the stored library record (lifecycle.ts), so it cannot undo a rotation made since the read.
+ */
 async function promoteStored(core: Core, sid: string, data: SessionData): Promise<void> {
-  if (promote(data as unknown as Record<string, unknown>, core.options.maxAge)) await core.access.set(sid, data);
+  if (promote(data as unknown as Record<string, unknown>, core.options.maxAge)) await saveSession(core, sid, data, true);
 }
 
 /** What a handshake needs besides the result: the session's expiry, read from the stored data. */
