@@ -22,17 +22,15 @@ export default [
     plugins: [typescript({ tsconfig: './tsconfig.json', declaration: true, declarationDir: 'dist/types', outDir: 'dist', noEmitOnError: true })],
   },
   {
-    // Script-tag build: window.HybridSession, idb-keyval and reconnecting-websocket bundled in.
+    // Script-tag build: window.HybridSession, idb-keyval bundled in (the reconnecting socket is the client's own).
     input: 'src/client/index.ts',
     output: { file: 'dist/hybrid-session.umd.min.js', format: 'umd', name: 'HybridSession', sourcemap: true },
     plugins: [
       nodeResolve({ browser: true }),
       typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' }),
-      // reconnecting-websocket's _debug calls go: their strings are dead weight here, and with debug on it would log
-      // the protocols, bearer token included.
       terser({
         ecma: 2020,
-        compress: { ecma: 2020, passes: 3, pure_getters: true, unsafe_arrows: true, pure_funcs: ['this._debug', '_this._debug'] },
+        compress: { ecma: 2020, passes: 3, pure_getters: true, unsafe_arrows: true },
         mangle: { properties: { regex: /^_/ } },
         format: { comments: false },
       }),

@@ -29,6 +29,11 @@ export const EXPECTED_ROWS = [
   { id: 'server.bound-handshake', section: 'server', script: 'binding.benchmark.mjs', figure: 'websocket handshake authentication with a bound token (dpop subprotocol)', against: 'the same with a Bearer subprotocol, unbound session', ratioMeaning: 'time ours / baseline', target: null },
   { id: 'server.memory', section: 'server', script: 'memory.benchmark.mjs', figure: 'memory: 100,000 sessions in the default store, then 1,000,000 forged-token requests', against: '—', target: { op: 'custom', text: 'bound holds; heap after ≈ before' } },
 
+  // Hostile clients (issue 11): bench/flood.benchmark.mjs, bench/chaos.benchmark.mjs.
+  { id: 'attack.token-flood', section: 'attack', script: 'flood.benchmark.mjs', figure: '100,000 credential-less `POST /session/token` at full speed (50 keep-alive connections), `MemoryStore({ max: 1000 })`, 12 sessions used once + 1 user active throughout', against: '—', target: { op: 'custom', text: '0 used sessions lost (rate reported)' } },
+  { id: 'attack.token-flood-redis', section: 'attack', script: 'flood.benchmark.mjs', figure: 'the same flood on Redis (connect-redis, real redis-server): bytes per provisional session (MEMORY USAGE), its TTL against a used session\'s', against: '—', target: { op: 'custom', text: 'provisional TTL ≤ provisionalMaxAge; a used session keeps maxAge' } },
+  { id: 'attack.chaos-soak', section: 'attack', script: 'chaos.benchmark.mjs', figure: 'chaos soak, 30 s each against hs.attach + Express and the facade (child processes): resets mid-handshake, cut-off requests, half frames, oversized / malformed / unencodable messages, bad-token and RPC floods', against: '—', target: { op: 'custom', text: 'alive; every good round trip served; fds and heap after gc back' } },
+
   // Client (real Chromium through playwright-core, built files).
   { id: 'client.fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` against a local server', against: 'plain `fetch` with the header added by hand', ratioMeaning: 'time ours / baseline', target: le(1.05) },
   { id: 'client.ready-indexeddb', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, IndexedDB', against: 'bare idb-keyval `get`', ratioMeaning: 'time ours / baseline', target: le(1.5) },

@@ -44,7 +44,7 @@ export const storeCall = (store, method, ...args) =>
   new Promise((resolve, reject) => store[method](...args, (err, value) => (err ? reject(err) : resolve(value))));
 
 /** A real redis-server on a free port (test/helpers/redis-server.ts) and a connect-redis 9 store over node-redis 6. */
-export async function redisStore() {
+export async function redisStore(prefix = 'bench:') {
   const { noRedis } = await import('../../test/helpers/env.ts');
   if (noRedis) throw new Error(noRedis);
   const { startRedis } = await import('../../test/helpers/redis-server.ts');
@@ -54,9 +54,11 @@ export async function redisStore() {
   const client = createClient({ url: redis.url });
   client.on('error', () => {});
   await client.connect();
-  const store = new RedisStore({ client, prefix: 'bench:' });
+  const store = new RedisStore({ client, prefix });
   return {
     store,
+    /** The node-redis client behind the store (TTL, MEMORY USAGE). */
+    client,
     pid: redis.pid,
     async stop() {
       await client.quit().catch(() => client.disconnect?.());

@@ -32,6 +32,9 @@ const SHORT = {
   'scale.heartbeat': 'heartbeat CPU/interval vs bare ws loop',
   'client.ready-indexeddb': 'ready() vs idb-keyval get',
   'client.ready-localstorage': 'ready() vs localStorage.getItem',
+  'attack.token-flood': 'token flood, MemoryStore({ max: 1000 })',
+  'attack.token-flood-redis': 'token flood on Redis',
+  'attack.chaos-soak': 'chaos soak (attach, facade)',
 };
 
 

@@ -23,8 +23,12 @@ import { startRedis } from '../helpers/redis-server.ts';
 import { startApp, type TestApp } from '../server/helpers.ts';
 import { connections, flood, heapAfterGc, recordUnhandled, send, setCookiePair, storeLength, waitFor, type Reply } from './support.ts';
 
-/** 20x the store: 19,000 evictions prove the rule as well as 99,000 (`FLOOD_REQUESTS=100000` for the full-size run; the bench runs it). */
-const REQUESTS = Number(process.env.FLOOD_REQUESTS ?? 20_000);
+/**
+ * 100x the store, as the issue asks. About 0.25 ms of server CPU a request (the flood client speaks raw keep-alive
+ * HTTP so its own cost stays small beside it): tens of seconds on an idle 2-core machine, a few minutes under load.
+ * FLOOD_REQUESTS=20000 for a quicker local run.
+ */
+const REQUESTS = Number(process.env.FLOOD_REQUESTS ?? 100_000);
 const RENEWALS = 4_000;
 const CONCURRENCY = 50;
 const HEAP_SLACK = 24 * 1024 * 1024;
@@ -68,13 +72,22 @@ describe('attack: token endpoint flood', () => {
   test(`${REQUESTS} token requests without a credential, MemoryStore({ max: 1000 }): no used session evicted, at any rate`, { timeout: 600_000 }, async () => {
     const unhandled = recordUnhandled();
     const store = new MemoryStore({ max: 1000 });
-    const evicted = new Set<string>();
-    store.on('evicted', (sid: string) => evicted.add(sid));
+    // Count evictions, keep only the ids that matter: a set of 99,000 evicted ids would be the heap's growth.
+    let evictions = 0;
+    let watched: Set<string> | undefined;
+    const evictedWatched: string[] = [];
+    const evictedEarly: string[] = [];
+    store.on('evicted', (sid: string) => {
+      evictions++;
+      if (!watched) evictedEarly.push(sid);
+      else if (watched.has(sid)) evictedWatched.push(sid);
+    });
     const app = await startApp({ store });
     try {
       const dozen: User[] = [];
       for (let i = 0; i < 12; i++) dozen.push(await newClient(app));
       const active = await newClient(app);
+      watched = new Set([...dozen, active].map((u) => u.sid));
       // One of the dozen idles on a websocket: it must stay open (its session is not evicted under it).
       const idleWs = new WebSocket(app.wsUrl, ['hybrid-session', `hybrid-session.bearer.${dozen[0]!.token}`]);
       idleWs.on('error', () => {});
@@ -98,8 +111,8 @@ describe('attack: token endpoint flood', () => {
       assert.deepEqual(result.tally, { 200: REQUESTS }, 'every token request answered 200');
       assert.equal(result.created, REQUESTS, 'each credential-less request made a new session');
       const used = [...dozen, active].map((u) => u.sid);
-      assert.deepEqual(used.filter((sid) => evicted.has(sid)), [], 'no used session was evicted');
-      assert.ok(evicted.size >= REQUESTS - store.max, `the flood evicted its own sessions (${evicted.size})`);
+      assert.deepEqual([...evictedEarly, ...evictedWatched].filter((sid) => used.includes(sid)), [], 'no used session was evicted');
+      assert.ok(evictions >= REQUESTS - store.max, `the flood evicted its own sessions (${evictions})`);
       assert.equal(store.size, store.max, 'full, not emptied');
       assert.equal(store.size - store.provisionalSize, used.length, 'the used sessions are all there');
       for (const [i, user] of dozen.entries()) await stillServed(app, user, `user ${i}`);

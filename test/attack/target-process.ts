@@ -14,6 +14,8 @@ export interface TargetStats {
   maxRunning: number;
   started: number;
   appErrors: string[];
+  /** TCP connections the http.Server holds (websockets included). */
+  connections: number;
 }
 
 export interface Target {

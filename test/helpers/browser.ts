@@ -45,6 +45,16 @@ export interface Api {
    * order instead of a race with a fast loopback answer.
    */
   holdTokenPosts(): { held(): number; release(): void };
+  /** Hold the answers of POST /api/login (its session already regenerated) from now until `release()`. */
+  holdLogins(): { held(): number; release(): void };
+  /** Every request to the token endpoint, in order: `<method> <Authorization or null>` (cut or not). */
+  tokenLog: string[];
+  /**
+   * Cut the API off (true) or back (false): while cut, every request to the API's routes and token endpoint has its
+   * connection destroyed, the browser's view of a network that is down (no WebDriver here can take a page offline).
+   * The fixture pages are still served, so a page can be reloaded meanwhile.
+   */
+  cut(on: boolean): void;
   upgrades: Upgrade[];
   /** Every closed server-side socket: [sid, code]. */
   closed: [string, number][];
@@ -57,6 +67,8 @@ export interface ApiOptions extends Partial<HybridSessionOptions> {
   /** What the websocket does with a connection: 'echo' (default) answers {sid, data}; 'close4401' closes it at once. */
   ws?: HybridSessionOptions['ws'];
   socket?: 'echo' | 'close4401';
+  /** Close every accepted connection with 4401 after it stayed open this many ms (a server refusing late). */
+  refuseAfter?: number;
 }
 
 const TYPES: Record<string, string> = {
@@ -86,11 +98,10 @@ function withScripts(html: string, init: string | undefined): string {
   return html.replace(/<head[^>]*>/i, (head) => head + scripts);
 }
 
-/** Fixture pages, the built dist/, the ESM dependencies the import maps name and Capacitor's builds; nothing else. */
+/** Fixture pages, the built dist/, the ESM dependency the import maps name (idb-keyval) and Capacitor's builds; nothing else. */
 const SERVED = [
   ['/dist/', join(root, 'dist')],
   ['/node_modules/idb-keyval/', join(root, 'node_modules/idb-keyval')],
-  ['/node_modules/reconnecting-websocket/', join(root, 'node_modules/reconnecting-websocket')],
   // The real Capacitor packages' script-tag builds, for the storage adapters' page.
   ['/node_modules/@capacitor/core/', join(root, 'node_modules/@capacitor/core')],
   ['/node_modules/@capacitor/preferences/', join(root, 'node_modules/@capacitor/preferences')],
@@ -129,16 +140,21 @@ export async function startPages(): Promise<{ url: string; close(): Promise<void
 
 /** The real shim on loopback: hybridSession's middleware and upgrades, and a tiny app around them. */
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
-  const { socket = 'echo', ...hsOptions } = options;
+  const { socket = 'echo', refuseAfter, ...hsOptions } = options;
   const hs = hybridSession({ secret: SECRET, ...hsOptions } as HybridSessionOptions);
   const tokenPath = hs.options.tokenPath;
   const tokenRequests = { POST: 0, DELETE: 0 };
   const authorizations: string[] = [];
   let held: (() => void)[] | null = null;
+  let heldLogins: (() => void)[] | null = null;
+  const tokenLog: string[] = [];
+  let cut = false;
   const upgrades: Upgrade[] = [];
   const closed: [string, number][] = [];
   const app = express();
   app.use((req, _res, next) => {
+    if (req.path === tokenPath) tokenLog.push(`${req.method} ${req.headers.authorization ?? null}`);
+    if (cut && (req.path === tokenPath || req.path.startsWith('/api/'))) return void req.socket.destroy();
     if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (req.path === tokenPath && (req.method === 'POST' || req.method === 'DELETE')) tokenRequests[req.method]++;
     if (held && req.path === tokenPath && req.method === 'POST') held.push(next);
@@ -148,13 +164,15 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   type Req = express.Request & { session: any; sessionID: string };
   app.get('/api/me', (req, res) => {
     const r = req as Req;
-    res.json({ sid: r.sessionID, n: r.session.n ?? 0, auth: req.headers.authorization ?? null });
+    res.json({ sid: r.sessionID, n: r.session.n ?? 0, user: r.session.user ?? null, auth: req.headers.authorization ?? null });
   });
   app.post('/api/inc', (req, res) => {
     const r = req as Req;
     r.session.n = (r.session.n ?? 0) + 1;
     res.json({ sid: r.sessionID, n: r.session.n });
   });
+  // An API route that redirects wherever it is told (an avatar or file link, an open redirect).
+  app.get('/api/redirect', (req, res) => res.redirect(302, String(req.query.to)));
   app.post('/api/echo', express.text({ type: '*/*' }), (req, res) => {
     res.json({ body: req.body, auth: req.headers.authorization ?? null });
   });
@@ -163,7 +181,9 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     r.session.regenerate((err: unknown) => {
       if (err) return next(err);
       r.session.user = 'alice';
-      res.json({ sid: r.sessionID });
+      const answer = () => res.json({ sid: r.sessionID });
+      if (heldLogins) heldLogins.push(answer);
+      else answer();
     });
   });
   app.use(async (req, res, next) => ((await serveStatic(req, res)) ? undefined : next()));
@@ -182,6 +202,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     });
     ws.on('close', (code) => closed.push([r.sessionID, code]));
     if (socket === 'close4401') return ws.close(4401, 'refused by the app');
+    if (refuseAfter !== undefined) setTimeout(() => ws.close(4401, 'refused by the app'), refuseAfter);
     ws.on('message', (data) => ws.send(JSON.stringify({ sid: hs.sessionOf(ws).sessionID, data: String(data) })));
   });
   const base = await listen(server);
@@ -200,6 +221,20 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
           queue.forEach((next) => next());
         },
       };
+    },
+    holdLogins() {
+      const queue: (() => void)[] = (heldLogins = []);
+      return {
+        held: () => queue.length,
+        release() {
+          if (heldLogins === queue) heldLogins = null;
+          queue.forEach((answer) => answer());
+        },
+      };
+    },
+    tokenLog,
+    cut(on) {
+      cut = on;
     },
     upgrades,
     closed,
