@@ -128,7 +128,15 @@ export function createSession(options: SessionOptions): Session {
     if (!isWellFormedToken(t)) return;
     // Asked for before a logout, answered after it (a login in flight): not kept, and that session is ended too,
     // or the login's cookie would sign this device back in.
-    if (at != epoch) return void tokenRequest(o, 'DELETE', t).catch(noop);
+    if (at != epoch) {
+      // Signed in again since: that session is not this one; just end the late one.
+      if (token) return void tokenRequest(o, 'DELETE', t).catch(noop);
+      // Else ended as a logout the server has not confirmed (it replaces an older pending one: the login ended that
+      // session), so every token request waits for this DELETE: none can reach the login's cookie first, however
+      // slowly the server ends it, and a DELETE that fails is retried.
+      host.ending = t;
+      return void store.write().then(renewal.finishLogout).catch(noop);
+    }
     host.keep(renewal.entry(t, serverExpiresAt)).catch(report);
   };
 

@@ -134,6 +134,8 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       }
       const r = await page.evaluate(async (key) => {
         const login = await (window as any).login;
+        // Storage may hold the late token as a logout to send until the server confirms it: empty after that.
+        for (let i = 0; i < 400 && localStorage.getItem(key) !== null; i++) await new Promise((r) => setTimeout(r, 50));
         const state = { token: session.token, stored: localStorage.getItem(key), tokens: eventsNamed('token').length };
         // What the API sees of this page next: a new, signed-out session.
         const me = await (await session.fetch('/api/me')).json();
@@ -146,6 +148,42 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       assert.equal(r.tokens, 1, 'only the first token was ever kept');
       assert.equal(r.me.user, null, `signed in as ${r.me.user}`);
       assert.notEqual(r.me.auth, `Bearer ${r.login.header}`);
+    });
+  });
+
+  test("a late login's session is ended before the page asks for a token again, however slowly the server ends it", async () => {
+    await withSameOriginPage(async (page) => {
+      const logins = api.holdLogins();
+      let deletes: ReturnType<Api['holdTokenDeletes']> | undefined;
+      let late: string | null = null;
+      try {
+        await page.evaluate(async (url) => {
+          const s = start({ url, storage: 'localStorage' });
+          await s.ready();
+          (window as any).login = s.fetch('/api/login', { method: 'POST' }).then((r) => r.headers.get('Session-Token'));
+        }, api.pages);
+        await until('the login to reach the server', () => logins.held() === 1);
+        await page.evaluate(() => session.logout());
+        // From here the server carries out logouts slowly: the late login's DELETE waits.
+        deletes = api.holdTokenDeletes();
+        logins.release();
+        late = await page.evaluate(async () => {
+          const header = await (window as any).login;
+          (window as any).me = session.fetch('/api/me').then((r) => r.json());
+          return header;
+        });
+        assert.ok(late, 'the login answered with a Session-Token (the attack reached the page)');
+        await until('the late session to be ended', () => deletes!.held() >= 1);
+        // Time for a client that does not wait for that DELETE to ask for a token meanwhile, with the login's
+        // cookie (a slower machine asks later, never sooner: this can only make a broken client pass).
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        logins.release();
+        deletes?.release();
+      }
+      const me = await page.evaluate(() => (window as any).me);
+      assert.equal(me.user, null, `signed in as ${me.user}`);
+      assert.notEqual(me.auth, `Bearer ${late}`);
     });
   });
 

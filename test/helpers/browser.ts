@@ -45,6 +45,8 @@ export interface Api {
    * order instead of a race with a fast loopback answer.
    */
   holdTokenPosts(): { held(): number; release(): void };
+  /** The same for the token endpoint's DELETEs (a logout the server is slow to carry out). */
+  holdTokenDeletes(): { held(): number; release(): void };
   /** Hold the answers of POST /api/login (its session already regenerated) from now until `release()`. */
   holdLogins(): { held(): number; release(): void };
   /** Every request to the token endpoint, in order: `<method> <Authorization or null>` (cut or not). */
@@ -147,6 +149,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const authorizations: string[] = [];
   let held: (() => void)[] | null = null;
   let heldLogins: (() => void)[] | null = null;
+  let heldDeletes: (() => void)[] | null = null;
   const tokenLog: string[] = [];
   let cut = false;
   const upgrades: Upgrade[] = [];
@@ -158,6 +161,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (req.path === tokenPath && (req.method === 'POST' || req.method === 'DELETE')) tokenRequests[req.method]++;
     if (held && req.path === tokenPath && req.method === 'POST') held.push(next);
+    else if (heldDeletes && req.path === tokenPath && req.method === 'DELETE') heldDeletes.push(next);
     else next();
   });
   app.use(hs.middleware as express.RequestHandler);
@@ -222,13 +226,23 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
         },
       };
     },
+    holdTokenDeletes() {
+      const queue: (() => void)[] = (heldDeletes = []);
+      return {
+        held: () => queue.length,
+        release() {
+          if (heldDeletes === queue) heldDeletes = null;
+          queue.splice(0).forEach((next) => next());
+        },
+      };
+    },
     holdLogins() {
       const queue: (() => void)[] = (heldLogins = []);
       return {
         held: () => queue.length,
         release() {
           if (heldLogins === queue) heldLogins = null;
-          queue.forEach((answer) => answer());
+          queue.splice(0).forEach((answer) => answer());
         },
       };
     },
