@@ -15,8 +15,14 @@ const results = [];
 for (const mode of ['attach', 'facade']) {
   const t = await startTarget(mode);
   try {
-    const r = await soak(t, mode, { seed: SEED, seconds: SECONDS, log: (line) => console.error(line) });
-    results.push({ ...r, problems: problems(r) });
+    try {
+      const r = await soak(t, mode, { seed: SEED, seconds: SECONDS, log: (line) => console.error(line) });
+      results.push({ ...r, problems: problems(r) });
+    } catch (err) {
+      // Only a server that died (or stopped answering) during the set-up gets here.
+      const none = { heap: NaN, fds: NaN, connections: NaN };
+      results.push({ mode, seed: SEED, seconds: SECONDS, actions: {}, outcomes: {}, good: { http: 0, ws: 0, handshakes: 0, failures: [] }, chaosErrors: [], before: none, after: none, exited: t.exited(), problems: [`set-up failed: ${err.message}; exited: ${t.exited()}`] });
+    }
   } finally {
     await t.stop();
   }

@@ -29,7 +29,10 @@ describe(`attack: chaos soak, ${SECONDS} s each, seed ${SEED} (CHAOS_SEED=${SEED
       const unhandled = recordUnhandled();
       const t = await startTarget(mode);
       targets.push(t);
-      const r = await soak(t, mode, { seed: SEED, seconds: SECONDS, log: (line) => console.log(line) });
+      // A server that dies during the warm-up fails the soak's set-up requests: say that it died, and of what.
+      const r = await soak(t, mode, { seed: SEED, seconds: SECONDS, log: (line) => console.log(line) }).catch((err: Error) => {
+        throw new Error(`${err.message}; the server process ${t.exited() === null ? 'lives' : `exited (${t.exited()})`}, seed ${SEED}:\n${t.output().slice(-4000)}`);
+      });
       const bad = Object.entries(r.outcomes).filter(([k]) => serverFault(k));
       console.log(`# chaos soak (${mode}): good round trips ${r.good.http} HTTP, ${r.good.ws} websocket, ${r.good.handshakes} handshakes; heap ${mib(r.before.heap)} → ${mib(r.after.heap)} MiB, fds ${r.before.fds} → ${r.after.fds}; outcomes ${JSON.stringify(r.outcomes)}`);
 
