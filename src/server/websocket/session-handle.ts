@@ -18,7 +18,7 @@ import {
 } from '../store/session-object.js';
 import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
 import { updateSession } from '../store/update.js';
-import { readMeta, rotationOf, writeMeta } from '../store/session-meta.js';
+import { readMeta, rotationOf } from '../store/session-meta.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
@@ -115,14 +115,12 @@ export class WebSocketSession implements SessionHandle {
     const oldId = this.sessionID;
     const newId = newSessionId();
     const cookie = newCookie(core.options, this.secure);
-    const data: Record<string, unknown> = { cookie: JSON.parse(JSON.stringify(cookie)) };
+    const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
     // Bound as the old session is now (DESIGN "Device binding"; read from the store: a rebinding since this socket
     // loaded it counts): the new token goes to the same device.
     const { jkt } = readMeta(await core.access.get(oldId));
-    if (jkt !== undefined) writeMeta(data, { v: 0, jkt });
-    const session = this.inflate(newId, data as never);
     // The new session exists before the old one ends, so this socket is never bound to nothing.
-    await saveSession(core, newId, session, false);
+    await saveSession(core, newId, session, false, jkt === undefined ? undefined : { v: 0, jkt });
     this.sid = newId;
     this.loaded = session;
     const expires = expiresOf(session);
