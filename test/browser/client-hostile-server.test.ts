@@ -42,6 +42,27 @@ async function startAttacker(token: () => string) {
   return { url, hits, close: () => close(server) };
 }
 
+/**
+ * A token endpoint answering every POST with a token whose expiry is already past (a broken server, or a clock far
+ * off), readable by any origin: the renewal timer would fire at once, every time.
+ */
+async function startPastEndpoint() {
+  let posts = 0;
+  const server: Server = createServer((req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    res.setHeader('Access-Control-Allow-Methods', 'POST, DELETE');
+    res.setHeader('Access-Control-Expose-Headers', 'Date, Session-Token');
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    if (req.method === 'POST') posts++;
+    const body = { token: `v1.past-${posts}`, expiresAt: Date.now() - 60_000, storage: 'memory', created: false };
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  });
+  const url = await listen(server);
+  return { url, posts: () => posts, close: () => close(server) };
+}
+
 describeEngines('the client under a broken or hostile server, or a cut network', {}, (engineName) => {
   let browser: Browser;
   let api: Api;
@@ -50,6 +71,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
   let pages: Pages;
   let attacker: Awaited<ReturnType<typeof startAttacker>>;
   let attackerToken = '';
+  let past: Awaited<ReturnType<typeof startPastEndpoint>>;
 
   useBrowserSuite(engineName, { api: {}, refusing: { refuseAfter: 1000 } }, (suite) => {
     ({ engine: browser, pages } = suite);
@@ -57,9 +79,11 @@ describeEngines('the client under a broken or hostile server, or a cut network',
   });
   before(async () => {
     attacker = await startAttacker(() => attackerToken);
+    past = await startPastEndpoint();
   });
   after(async () => {
     await attacker.close();
+    await past.close();
   });
 
   /** A page on another site than the API (no cookie crosses: the token is the only credential). */
@@ -90,6 +114,52 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       });
       assert.ok(r.token, 'a new token request was made, and answered');
       assert.equal(r.auth, `Bearer ${r.token}`);
+    });
+  });
+
+  test('an endpoint answering expiries already past: at most 3 token requests in the first 3 s, a bounded rate after', async () => {
+    await withPage(async (page) => {
+      const before = past.posts();
+      await page.evaluate(async (url) => {
+        await start({ url, storage: 'memory' }).ready();
+      }, past.url);
+      // Not timing assertions: a slower machine makes fewer requests in these windows, never more.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.ok(past.posts() - before <= 3, `${past.posts() - before} token requests in the first 3 s`);
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.ok(past.posts() - before <= 6, `${past.posts() - before} token requests in 9 s (3 at once, then one per 3 s at most)`);
+    });
+  });
+
+  test('RPC calls while the socket is down: at most 100 wait (the rest fail at once), and none that timed out ever reaches the server', async () => {
+    await withPage(async (page) => {
+      const at = api.messages.length;
+      // The socket waits for the token, which the server holds: down until released.
+      const hold = api.holdTokenPosts();
+      let codes: string[];
+      try {
+        codes = await page.evaluate(async (url) => {
+          const s = start({ url, storage: 'memory', rpcTimeout: 1500, timeout: 60_000 });
+          const calls: Promise<string>[] = [];
+          for (let i = 0; i < 125; i++) calls.push(s.rpc('queued.' + i).then(() => 'answered', (e) => e.code));
+          return Promise.all(calls);
+        }, api.url);
+      } finally {
+        hold.release();
+      }
+      assert.equal(codes.filter((c) => c === 'HS_ERR_RPC').length, 25, 'past 100 waiting, a call fails at once');
+      assert.equal(codes.filter((c) => c === 'HS_ERR_RPC_TIMEOUT').length, 100);
+      // The socket up: calls until one reaches the server. A queued call would have been sent before it.
+      await page.evaluate(() => {
+        let i = 0;
+        (window as any).probes = setInterval(() => session.rpc('probe.' + i++).catch(() => {}), 300);
+      });
+      try {
+        await until('a call made after the socket came up to reach the server', () => api.messages.slice(at).some((m) => m.includes('"probe.')), 30_000);
+      } finally {
+        await page.evaluate(() => clearInterval((window as any).probes));
+      }
+      assert.deepEqual(api.messages.slice(at).filter((m) => m.includes('"queued.')), []);
     });
   });
 
