@@ -19,7 +19,7 @@ import { clearSessionCookie, isSecure } from './credentials/cookie.js';
 import { issueFor, type Core } from './context.js';
 import type { SessionData } from './store/access.js';
 import { expiresOf, inflateSession } from './store/session-object.js';
-import { META_KEY, readMeta, writeMeta } from './store/session-meta.js';
+import { META_KEY, readMeta, writeMeta, type SessionMeta } from './store/session-meta.js';
 import { updateSession } from './store/update.js';
 import type { IssuedToken, SessionObject } from './types.js';
 
@@ -67,7 +67,8 @@ export function clearCookie(core: Core, req: IncomingMessage, res: ServerRespons
 /**
  * Writes a session (a plain save: the app's, the end-of-response one, a websocket handle's). `existing`: the caller
  * loaded (or already wrote) it, so the write must not bring it back if it was ended meanwhile (HS_ERR_SESSION_ENDED,
- * nothing written). A brand-new id is a plain first write.
+ * nothing written). A brand-new id is a plain first write, its library record `record` when the library gives it one
+ * (regenerate(): the binding the new session keeps), else none.
  *
  * What is written is the app's data of `sess` with the library's record (`__hs`) AS STORED, never the caller's copy:
  * the caller's copy may be stale (a request that loaded the session before the token endpoint rotated it would roll
@@ -76,8 +77,13 @@ export function clearCookie(core: Core, req: IncomingMessage, res: ServerRespons
  * on Redis; the per-session lock elsewhere): the stored record, its version bumped (an update() that read before this
  * save retries over it), and no longer provisional (a save is a use). `sess` itself is left as it is.
  */
-export async function saveSession(core: Core, sid: string, sess: object, existing: boolean): Promise<void> {
-  if (!existing) return core.access.set(sid, appData(sess));
+export async function saveSession(core: Core, sid: string, sess: object, existing: boolean, record?: SessionMeta): Promise<void> {
+  if (!existing) {
+    // A new id has no stored record: `record` is the one the library gives it (regenerate: the binding it keeps).
+    const data = appData(sess);
+    if (record) writeMeta(data, record);
+    return core.access.set(sid, data);
+  }
   try {
     await updateSession(core, sid, (data) => data, (data) => {
       const meta = readMeta(data);

@@ -32,7 +32,8 @@ async function startAttacker(token: () => string) {
   const server: Server = createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
     res.setHeader('Access-Control-Allow-Credentials', 'true');
-    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    // DPoP too: an attachTo origin gets a bound token's proof (DESIGN "Device binding").
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, dpop');
     res.setHeader('Access-Control-Expose-Headers', 'Session-Token');
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     hits.push({ url: req.url ?? '', auth: req.headers.authorization ?? null });
@@ -113,7 +114,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         return { token, auth: me.auth };
       });
       assert.ok(r.token, 'a new token request was made, and answered');
-      assert.equal(r.auth, `Bearer ${r.token}`);
+      assert.equal(r.auth, `DPoP ${r.token}`);
     });
   });
 
@@ -217,7 +218,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       assert.equal(r.stored, null);
       assert.equal(r.tokens, 1, 'only the first token was ever kept');
       assert.equal(r.me.user, null, `signed in as ${r.me.user}`);
-      assert.notEqual(r.me.auth, `Bearer ${r.login.header}`);
+      assert.notEqual(r.me.auth?.split(' ')[1], r.login.header);
     });
   });
 
@@ -275,7 +276,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         const at = api.tokenLog.length;
         const offline = await page.evaluate((url) => start({ url, storage: 'localStorage' }).ready().then((t) => `resolved ${t}`, (e) => e.code), api.pages);
         assert.equal(offline, 'HS_ERR_NETWORK');
-        assert.deepEqual(new Set(api.tokenLog.slice(at)), new Set([`DELETE Bearer ${old.token}`]));
+        assert.deepEqual(new Set(api.tokenLog.slice(at)), new Set([`DELETE DPoP ${old.token}`]));
       } finally {
         api.cut(false);
       }
@@ -285,10 +286,10 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         const me = await (await session.fetch('/api/me')).json();
         return { token, me };
       });
-      assert.deepEqual(api.tokenLog.slice(at, at + 2), [`DELETE Bearer ${old.token}`, 'POST null'], 'the pending DELETE first, then a token for a new session');
+      assert.deepEqual(api.tokenLog.slice(at, at + 2), [`DELETE DPoP ${old.token}`, 'POST null'], 'the pending DELETE first, then a token for a new session');
       assert.notEqual(r.me.sid, old.sid);
       assert.equal(r.me.n, 0);
-      assert.equal(r.me.auth, `Bearer ${r.token}`);
+      assert.equal(r.me.auth, `DPoP ${r.token}`);
       assert.equal(await stored(api, old.sid), undefined, 'the old session is ended on the server');
     });
   });
@@ -314,8 +315,8 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       assert.equal(r.attached, attackerToken);
       assert.equal(r.redirected.kept, r.token, 'not taken after the redirect');
       assert.equal(r.now, r.token, 'not taken from the attachTo origin');
-      assert.equal(r.me.auth, `Bearer ${r.token}`);
-      assert.equal(attacker.hits.at(-1)?.auth, `Bearer ${r.token}`, 'the attachTo origin got the token (it is trusted with it, not to replace it)');
+      assert.equal(r.me.auth, `DPoP ${r.token}`);
+      assert.equal(attacker.hits.at(-1)?.auth, `DPoP ${r.token}`, 'the attachTo origin got the token (it is trusted with it, not to replace it)');
     });
   });
 });

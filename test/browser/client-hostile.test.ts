@@ -63,7 +63,7 @@ describeEngines('the client under a hostile neighbour or a wrong clock', {}, (en
       assert.equal(r.isLocal, false);
       assert.equal(r.status, 200);
       assert.equal(r.url, api.url + '/api/me');
-      assert.equal(r.body.auth, `Bearer ${r.token}`);
+      assert.equal(r.body.auth, `DPoP ${r.token}`);
     });
   });
 
@@ -81,7 +81,7 @@ describeEngines('the client under a hostile neighbour or a wrong clock', {}, (en
         { a: api.url, b: other.url },
       );
       assert.notEqual(r.ta, r.tb);
-      assert.equal(r.auth, `Bearer ${r.tb}`);
+      assert.equal(r.auth, `DPoP ${r.tb}`);
       assert.equal(r.a, r.ta, "B's token did not reach A over the tab channel");
     });
   });
