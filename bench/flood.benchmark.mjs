@@ -12,6 +12,8 @@ import { close, listen, loadServer, redisStore } from './lib/server-setup.mjs';
 const REQUESTS = pick(100_000, 2_000);
 const REDIS_REQUESTS = pick(2_000, 100);
 const CONCURRENCY = 50;
+/** run.mjs gives a script 240 s: on a machine loaded enough to need more, the row reports how many were sent. */
+const DEADLINE_MS = 150_000;
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const FLOOD_CLIENT = new URL('../test/attack/flood-client.mjs', import.meta.url);
 
@@ -26,7 +28,7 @@ try {
 
 function flood(url, count) {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(FLOOD_CLIENT, { workerData: { kind: 'http', url, count, concurrency: CONCURRENCY } });
+    const worker = new Worker(FLOOD_CLIENT, { workerData: { kind: 'http', url, count, concurrency: CONCURRENCY, deadlineMs: DEADLINE_MS } });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => code !== 0 && reject(new Error(`flood worker exited with ${code}`)));
@@ -95,19 +97,22 @@ async function served(url, user) {
     const [result] = await Promise.all([attack, activity]);
     let idleLost = 0;
     for (const user of dozen) if (!(await served(url, user))) idleLost++;
-    const rate = REQUESTS / (result.ms / 1000);
+    const sent = Object.values(result.tally).reduce((a, n) => a + n, 0);
+    const rate = sent / (result.ms / 1000);
     const ok200 = result.tally[200] ?? 0;
+    const cut = sent < REQUESTS ? ` (stopped at the ${DEADLINE_MS / 1000} s bound)` : '';
     report({
       id: 'attack.token-flood',
-      met: lost.size === 0 && idleLost === 0 && activeFailures === 0 && ok200 === REQUESTS,
+      // Met on what users need (no used session lost, every flood request answered 200), whatever the count sent.
+      met: lost.size === 0 && idleLost === 0 && activeFailures === 0 && ok200 === sent && sent > store.max,
       display: {
-        ours: `${REQUESTS.toLocaleString('en-US')} POSTs in ${(result.ms / 1000).toFixed(1)} s: ${Math.round(rate).toLocaleString('en-US')} requests/s; used sessions lost ${lost.size} of 13 (${idleLost} idle not served, active user ${activeFailures} failures in ${rounds} rounds); store ${store.size}/${store.max} (${store.provisionalSize} provisional), ${evictions.toLocaleString('en-US')} evictions`,
+        ours: `${sent.toLocaleString('en-US')} POSTs${cut} in ${(result.ms / 1000).toFixed(1)} s: ${Math.round(rate).toLocaleString('en-US')} requests/s; used sessions lost ${lost.size} of 13 (${idleLost} idle not served, active user ${activeFailures} failures in ${rounds} rounds); store ${store.size}/${store.max} (${store.provisionalSize} provisional), ${evictions.toLocaleString('en-US')} evictions`,
         baseline: '—',
         ratio: '—',
         short: `${Math.round(rate)} req/s, ${lost.size} used lost, store ${store.size}/${store.max}`,
       },
-      notes: ok200 === REQUESTS ? undefined : `answers: ${JSON.stringify(result.tally)}`,
-      extra: { requests: REQUESTS, ms: result.ms, requestsPerSec: rate, tally: result.tally, created: result.created, usedLost: lost.size, idleLost, activeFailures, activeRounds: rounds, storeSize: store.size, storeMax: store.max, provisional: store.provisionalSize, evictions },
+      notes: ok200 === sent ? undefined : `answers: ${JSON.stringify(result.tally)}`,
+      extra: { requests: sent, planned: REQUESTS, ms: result.ms, requestsPerSec: rate, tally: result.tally, created: result.created, usedLost: lost.size, idleLost, activeFailures, activeRounds: rounds, storeSize: store.size, storeMax: store.max, provisional: store.provisionalSize, evictions },
     });
   } finally {
     await close(server);

@@ -154,11 +154,10 @@ export async function startDemo(options = {}) {
     const stolen = new Map();
     const STOLEN_MAX = 1000;
 
-    /** Every open socket per session id, to push a new count to all views of that session. */
-    const socketsBySession = new Map();
+    /** A new count goes to every view of that session: its open sockets, as hybrid-session's registry knows them. */
     const push = (sessionID, message) => {
       const text = JSON.stringify(message);
-      for (const socket of socketsBySession.get(sessionID) ?? []) if (socket.readyState === socket.OPEN) socket.send(text);
+      for (const socket of hs.socketsOf(sessionID)) if (socket.readyState === socket.OPEN) socket.send(text);
     };
 
     // Browsers ask for it on any page; an empty answer keeps a 404 out of their consoles.
@@ -178,7 +177,10 @@ export async function startDemo(options = {}) {
       res.json({
         ...view(req.sessionID, req.session),
         // What this very request carried, so each page can show whether a cookie reaches the API at all.
-        carried: { cookie: /(?:^|;\s*)connect\.sid=/.test(req.headers.cookie ?? ''), token: /^bearer\s/i.test(req.headers.authorization ?? '') },
+        carried: { cookie: /(?:^|;\s*)connect\.sid=/.test(req.headers.cookie ?? ''), token: /^(?:bearer|dpop)\s/i.test(req.headers.authorization ?? '') },
+        // The thumbprint of the key the session is bound to (DESIGN "Device binding"), as hybrid-session keeps it:
+        // the demo shows it; an app has no need to read it.
+        thumbprint: typeof req.session.__hs?.jkt === 'string' ? req.session.__hs.jkt : null,
         sessionExpiresAt: req.session.cookie?.expires ? new Date(req.session.cookie.expires).getTime() : null,
       });
     });
@@ -248,14 +250,11 @@ export async function startDemo(options = {}) {
     wss.on('connection', async (socket) => {
       const handle = hs.sessionOf(socket);
       let sessionID;
-      socket.on('close', () => socketsBySession.get(sessionID)?.delete(socket));
       socket.on('error', () => {});
       try {
         const session = await handle.load();
         sessionID = session.id;
         if (socket.readyState !== socket.OPEN) return;
-        if (!socketsBySession.has(sessionID)) socketsBySession.set(sessionID, new Set());
-        socketsBySession.get(sessionID).add(socket);
         socket.send(JSON.stringify({ type: 'state', ...view(sessionID, session) }));
       } catch (err) {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));

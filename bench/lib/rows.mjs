@@ -36,6 +36,7 @@ export const EXPECTED_ROWS = [
 
   // Client (real Chromium through playwright-core, built files).
   { id: 'client.fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` against a local server', against: 'plain `fetch` with the header added by hand', ratioMeaning: 'time ours / baseline', target: le(1.05) },
+  { id: 'client.bound-fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` of a bound token (a DPoP proof signed per request, WebCrypto), Chromium', against: 'the same `session.fetch` with `binding: false`', ratioMeaning: 'time ours / baseline', target: null },
   { id: 'client.ready-indexeddb', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, IndexedDB', against: 'bare idb-keyval `get`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.ready-localstorage', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, localStorage', against: 'bare `localStorage.getItem`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },
@@ -51,6 +52,7 @@ export const EXPECTED_ROWS = [
 
   // One process holding many sockets (issue 17): bench/scale-sockets.benchmark.mjs.
   { id: 'scale.sockets', section: 'scale', script: 'scale-sockets.benchmark.mjs', figure: 'server heap per open websocket after gc at 1,000 / 5,000 / 10,000 (hs.attach, one session each)', against: 'the same sockets on bare `ws`, same Express + http server', ratioMeaning: 'heap ours / bare, over the sizes', target: { op: '<=', value: 1.3, text: '≤ 1.3× heap at every size' } },
+  { id: 'server.redis-round-trips', section: 'scale', script: 'redis-roundtrips.benchmark.mjs', figure: 'Redis round trips per bearer request and per handshake, common case (session in use), counted on the wire by a proxy; the writing cases in the notes', against: '—', target: { op: 'custom', text: '1 each' } },
   { id: 'scale.heartbeat', section: 'scale', script: 'scale-sockets.benchmark.mjs', figure: 'heartbeat CPU per interval at 10,000 sockets', against: 'ws\'s documented ping/pong loop, same interval', ratioMeaning: 'CPU ours / bare', target: null },
 ];
 

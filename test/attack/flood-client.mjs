@@ -1,7 +1,8 @@
 /**
  * The attacker of the flood tests, run in a worker thread so the flood and the server under test each get a core
  * (the server's event loop is what is measured; the client's own work would otherwise queue behind it).
- * workerData: { kind: 'ws' | 'http', url, count, concurrency, protocols?, method?, headers? }.
+ * workerData: { kind: 'ws' | 'http', url, count, concurrency, protocols?, method?, headers?, deadlineMs? }
+ * (deadlineMs: an HTTP flood sends no new request after it — the bench's bound on a loaded machine; tests omit it).
  * Posts { tally: { [close code or HTTP status]: n }, sessions: [distinct created sids count], ms }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -9,6 +10,7 @@ import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 
 const { kind, url, count, concurrency } = workerData;
+const deadline = workerData.deadlineMs ? performance.now() + workerData.deadlineMs : Infinity;
 const tally = {};
 const bump = (key) => (tally[key] = (tally[key] ?? 0) + 1);
 let created = 0;
@@ -47,7 +49,7 @@ function httpConnection() {
     let buffer = Buffer.alloc(0);
     let inFlight = false;
     const sendNext = () => {
-      if (next >= count) {
+      if (next >= count || performance.now() > deadline) {
         socket.end();
         return;
       }
@@ -124,7 +126,7 @@ function httpConnection() {
         if (inFlight) bump('error closed');
         inFlight = false;
         // The server may close a keep-alive connection (Connection: close, a timeout): go on on a new one.
-        if (next < count) open();
+        if (next < count && performance.now() <= deadline) open();
         else resolve();
       });
     };

@@ -23,6 +23,7 @@ import { parseProtocols, readProof, requestHtu } from '../credentials/bearer.js'
 import { expiresOf, inflateSession } from '../store/session-object.js';
 import { promote } from '../store/provisional.js';
 import { closeSocket } from './socket-registry.js';
+import { saveSession } from '../lifecycle.js';
 import type { SessionData } from '../store/access.js';
 import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
@@ -77,7 +78,8 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
     // A rotated-out generation past the grace is 4401, like any invalid token; a first use is recorded.
     const admitted = await admitToken(core, verified.sid, data, verified, 'handshake');
     if (admitted.kind === 'refuse') throw invalid('the bearer token was rotated out');
-    await promoteStored(core, verified.sid, admitted.data);
+    const promoting = promoteStored(core, verified.sid, admitted.data);
+    if (promoting) await promoting;
     return authenticated(store, verified.sid, admitted.data, 'bearer');
   }
 
@@ -86,13 +88,18 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
   const data = await access.get(cookieId);
   // Never a new session over a websocket: the cookie's session must exist.
   if (!data) throw refusal('HS_ERR_NO_CREDENTIALS', 'the session of this cookie has ended');
-  await promoteStored(core, cookieId, data);
+  const promoting = promoteStored(core, cookieId, data);
+  if (promoting) await promoting;
   return authenticated(store, cookieId, data, 'cookie');
 }
 
-/** A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade. */
-async function promoteStored(core: Core, sid: string, data: SessionData): Promise<void> {
-  if (promote(data as unknown as Record<string, unknown>, core.options.maxAge)) await core.access.set(sid, data);
+/**
+ * A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade
+ * by a save that keeps the stored library record (lifecycle.ts), so it cannot undo a rotation made since the read.
+ * The write's promise, or undefined when there is nothing to write (the common case: no promise, no extra tick).
+ */
+function promoteStored(core: Core, sid: string, data: SessionData): Promise<void> | undefined {
+  return promote(data as unknown as Record<string, unknown>, core.options.maxAge) ? saveSession(core, sid, data, true) : undefined;
 }
 
 /** What a handshake needs besides the result: the session's expiry, read from the stored data. */
@@ -102,21 +109,65 @@ export type Authenticated = AuthenticatedRequest & { readonly expiresAt: number 
  * The express-session Session (and its Cookie) is built on first read of `session`, not per handshake: most
  * websocket apps never read the upgrade request's session (they load it when a message needs it), and building
  * it was a tenth of an authenticated handshake's cost. Reading it any time gives the data as authenticated.
+ *
+ * `session` stays an own enumerable accessor, as it always was, but its getter and setter are the same two
+ * functions for every handshake (state in private fields): an object literal with accessors made two closures per
+ * handshake and gave every result its own hidden class, several µs each (issue 17's profile).
  */
-function authenticated(store: Store, sessionID: string, data: SessionData, via: 'bearer' | 'cookie'): Authenticated {
-  let built: SessionObject | undefined;
-  return {
-    sessionID,
-    via,
-    expiresAt: expiresOf(data),
-    get session(): SessionObject {
-      return (built ??= inflateSession(store, { sessionID, sessionStore: store }, data));
+class HandshakeAuth implements Authenticated {
+  readonly sessionID: string;
+  readonly via: 'bearer' | 'cookie';
+  readonly expiresAt: number;
+  declare session: SessionObject;
+  #store: Store;
+  #data: SessionData;
+  #built: SessionObject | undefined;
+
+  static readonly #sessionProperty: PropertyDescriptor = {
+    configurable: true,
+    enumerable: true,
+    get(this: HandshakeAuth): SessionObject {
+      return (this.#built ??= inflateSession(this.#store, { sessionID: this.sessionID, sessionStore: this.#store }, this.#data));
     },
-    set session(value: SessionObject) {
-      built = value;
+    set(this: HandshakeAuth, value: SessionObject) {
+      this.#built = value;
     },
   };
+
+  constructor(store: Store, sessionID: string, data: SessionData, via: 'bearer' | 'cookie') {
+    this.sessionID = sessionID;
+    this.via = via;
+    this.expiresAt = expiresOf(data);
+    Object.defineProperty(this, 'session', HandshakeAuth.#sessionProperty);
+    this.#store = store;
+    this.#data = data;
+    this.#built = undefined;
+  }
 }
+
+function authenticated(store: Store, sessionID: string, data: SessionData, via: 'bearer' | 'cookie'): Authenticated {
+  return new HandshakeAuth(store, sessionID, data, via);
+}
+
+/** Where an upgrade request's lazy `session` finds its handshake's result (see requestSession). */
+const kAuth = Symbol('hybrid-session.handshakeAuth');
+type AuthedRequest = UpgradeRequest & { [kAuth]?: Authenticated };
+
+/**
+ * req.session on an authenticated upgrade request, as express-session would set it, built when first read; assigning
+ * it replaces it with a plain value. One descriptor for every request: a getter and setter made per handshake cost
+ * 10–20 µs each (a new hidden class per request), more than the MAC.
+ */
+const requestSession: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: AuthedRequest): SessionObject | undefined {
+    return this[kAuth]?.session;
+  },
+  set(this: AuthedRequest, value: SessionObject) {
+    Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true });
+  },
+};
 
 /** What a 4401 says: RFC 9449's error names for a proof, RFC 6750's for the token. */
 function closeReason(failure: unknown): string {
@@ -156,12 +207,25 @@ export function ensureProtocolSelection(wss: WebSocketServer): void {
   if (w[kProtocolsWrapped]) return;
   w[kProtocolsWrapped] = true;
   const user = w.options.handleProtocols as ((p: Set<string>, req: IncomingMessage) => string | false) | undefined | null;
+  const credential = (p: string) => p.startsWith(BEARER_PREFIX) || p.startsWith(DPOP_PREFIX);
   w.options.handleProtocols = (protocols: Set<string>, req: IncomingMessage): string | false => {
-    const offered = new Set([...protocols].filter((p) => !p.startsWith(BEARER_PREFIX) && !p.startsWith(DPOP_PREFIX)));
     let chosen: unknown;
-    if (typeof user === 'function') chosen = offered.size ? user(offered, req) : false;
-    else chosen = offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false);
-    return typeof chosen === 'string' && !chosen.startsWith(BEARER_PREFIX) && !chosen.startsWith(DPOP_PREFIX) ? chosen : false;
+    if (typeof user === 'function') {
+      const offered = new Set<string>();
+      for (const p of protocols) if (!credential(p)) offered.add(p);
+      chosen = offered.size ? user(offered, req) : false;
+    } else if (protocols.has(SUBPROTOCOL)) chosen = SUBPROTOCOL;
+    else {
+      // The first offer that is not a credential (what ws itself would pick among the rest), else none.
+      chosen = false;
+      for (const p of protocols) {
+        if (!credential(p)) {
+          chosen = p;
+          break;
+        }
+      }
+    }
+    return typeof chosen === 'string' && !credential(chosen) ? chosen : false;
   };
 }
 
@@ -213,17 +277,10 @@ export function handleUpgrade(
         closeSocket(ws, code, code === CLOSE_CODES.unauthorized ? closeReason(failure) : 'session store error');
         return;
       }
-      const r = req as UpgradeRequest;
+      const r = req as AuthedRequest;
       r.sessionID = auth.sessionID;
-      // req.session as express-session would set it, built when first read (see authenticated()).
-      Object.defineProperty(r, 'session', {
-        configurable: true,
-        enumerable: true,
-        get: () => auth.session,
-        set(value: SessionObject) {
-          Object.defineProperty(r, 'session', { value, writable: true, configurable: true, enumerable: true });
-        },
-      });
+      r[kAuth] = auth;
+      Object.defineProperty(r, 'session', requestSession);
       r.sessionStore = core.store;
       onSession(ws, req, auth);
       // Dead peers (half-open TCP) never close by themselves: the heartbeat drops them and so frees the registry.
