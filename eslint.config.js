@@ -18,6 +18,19 @@ export default tseslint.config(
     },
   },
   {
+    // The facade is a client of the server like any app: its public surface (index.ts), plus internal.ts for the few
+    // internals it needs (option keys, the Redis compare-and-set), never the server's files directly (issue 12).
+    files: ['src/socketstream/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/server/**', '!../server/index.js', '!../server/internal.js'],
+          message: 'src/socketstream imports the server only through ../server/index.js (or ../server/internal.js)',
+        }],
+      }],
+    },
+  },
+  {
     // Tests poke at wire shapes and hostile values on purpose; `any` there is the point, not a shortcut.
     // …and the facade's action API is SocketStream's, untyped by design (req.session is whatever the app keeps).
     files: ['test/**', 'bench/**', 'demo/**', 'src/socketstream/**'],

@@ -154,11 +154,10 @@ export async function startDemo(options = {}) {
     const stolen = new Map();
     const STOLEN_MAX = 1000;
 
-    /** Every open socket per session id, to push a new count to all views of that session. */
-    const socketsBySession = new Map();
+    /** A new count goes to every view of that session: its open sockets, as hybrid-session's registry knows them. */
     const push = (sessionID, message) => {
       const text = JSON.stringify(message);
-      for (const socket of socketsBySession.get(sessionID) ?? []) if (socket.readyState === socket.OPEN) socket.send(text);
+      for (const socket of hs.socketsOf(sessionID)) if (socket.readyState === socket.OPEN) socket.send(text);
     };
 
     // Browsers ask for it on any page; an empty answer keeps a 404 out of their consoles.
@@ -248,14 +247,11 @@ export async function startDemo(options = {}) {
     wss.on('connection', async (socket) => {
       const handle = hs.sessionOf(socket);
       let sessionID;
-      socket.on('close', () => socketsBySession.get(sessionID)?.delete(socket));
       socket.on('error', () => {});
       try {
         const session = await handle.load();
         sessionID = session.id;
         if (socket.readyState !== socket.OPEN) return;
-        if (!socketsBySession.has(sessionID)) socketsBySession.set(sessionID, new Set());
-        socketsBySession.get(sessionID).add(socket);
         socket.send(JSON.stringify({ type: 'state', ...view(sessionID, session) }));
       } catch (err) {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));

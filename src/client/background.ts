@@ -13,8 +13,8 @@ import { later } from './later.js';
 import type { Entry } from './storage/fallback.js';
 import { createTabSync } from './tab-sync.js';
 
-/** What a tab posts: its new token with the API that issued it, or null for a logout. */
-export type TabMessage = [token: string, expiresAt: number, renewAt: number, api: string] | null;
+/** What a tab posts: its new token with the API that issued it and whether it is bound, or null for a logout. */
+export type TabMessage = [token: string, expiresAt: number, renewAt: number, api: string, bound?: boolean] | null;
 
 export interface BackgroundHooks {
   /** The renewal timer fired, or the app woke up (then `wake` runs too). */
@@ -45,9 +45,9 @@ export function createBackground(name: string, api: string, hooks: BackgroundHoo
 
   const receive = (m: unknown) => {
     if (m === null) return hooks.tab(null);
-    if (Array.isArray(m) && m.length == 4 && isWellFormedToken(m[0]) && m[1] >= 0 && m[2] >= 0) {
+    if (Array.isArray(m) && m.length > 3 && isWellFormedToken(m[0]) && m[1] >= 0 && m[2] >= 0) {
       // Another API's session on the same key: not for this one.
-      if (m[3] == api) hooks.tab([m[0], m[1], m[2]]);
+      if (m[3] == api) hooks.tab([m[0], m[1], m[2], !!m[4]]);
     } else hooks.report(new HybridSessionError('HS_ERR_INVALID_TOKEN', 'tab message: not a token'));
   };
 
@@ -68,7 +68,7 @@ export function createBackground(name: string, api: string, hooks: BackgroundHoo
       renewAt = at;
       if (post) arm();
     },
-    post: (entry: Entry | null) => start()(entry && [...entry, api]),
+    post: (e: Entry | null) => start()(e && [e[0], e[1], e[2], api, e[3]]),
   };
 }
 

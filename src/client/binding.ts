@@ -9,18 +9,34 @@
  * Lockdown Mode), the session stays unbound, as without binding, and says why once (`binding` event): a key kept only
  * in memory would bind the session to a key the next page load has lost.
  */
-import { DPOP_ALG, DPOP_TYP } from '../shared/protocol.js';
+import { DPOP_ALG, DPOP_SCHEME, DPOP_TYP, HEADERS } from '../shared/protocol.js';
+import { BEARER, noop } from './core.js';
 import { later } from './later.js';
 import type { TokenStorage } from './options.js';
 
 export interface Binding {
-  /** A proof for this request, or undefined when unbound. `create`: make and keep the key if there is none. */
+  /** A proof for this request, or undefined when there is no key. `create`: make and keep the key if there is none. */
   proof(htm: string, htu: string, token?: string | null, create?: boolean): Promise<string | undefined>;
   /** The last DPoP-Nonce the server sent (RFC 9449 §8): every later proof carries it. */
-  nonce?: string;
+  nonce?: string | null;
   /** Forget the key here; `del`: delete it too (logout() in this tab; another tab's logout only forgets). */
   drop(del?: boolean): Promise<unknown>;
 }
+
+/**
+ * The Authorization header of a request carrying `token`: `DPoP` beside a proof (RFC 9449 §7.1), else `Bearer`. A
+ * DPoP-Nonce on the answer replaces the one kept (§8.2: a server may send a new nonce with any answer).
+ */
+export const authorize = (headers: Headers, token: string, proof?: string) => {
+  headers.set(HEADERS.authorization, (proof ? DPOP_SCHEME + ' ' : BEARER) + token);
+  if (proof) headers.set(HEADERS.dpop, proof);
+};
+
+/** The answer's challenge, if any (`WWW-Authenticate` error), after keeping its DPoP-Nonce. */
+export const challenge = (binding: Binding, res: Response) => {
+  binding.nonce = res.headers.get(HEADERS.dpopNonce) || binding.nonce;
+  return res.status == 401 ? /error="(\w+)/.exec(res.headers.get(HEADERS.wwwAuthenticate)!)?.[1] : undefined;
+};
 
 /** What a binding that cannot be kept reports (the `binding` event). */
 export interface BindingChange {
@@ -42,8 +58,9 @@ export const b64 = (v: ArrayBuffer | Uint8Array | string) =>
   btoa(typeof v == 'string' ? v : String.fromCharCode(...new Uint8Array(v))).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 const json = (v: object) => b64(JSON.stringify(v));
 
-export function createBinding(store: TokenStorage, name: string, said: (change: BindingChange) => void): Binding {
-  const subtle = globalThis.crypto?.subtle;
+/** `enabled` false (the `binding: false` option): never a key, and nothing said. */
+export function createBinding(store: TokenStorage, name: string, said: (change: BindingChange) => void, enabled = true): Binding {
+  const subtle = (enabled && globalThis.crypto?.subtle) as SubtleCrypto;
   const item = name + '.dpop';
   /** The key once loaded or made; a miss (no key yet, not asked to make one) is not kept. */
   let key: Promise<Key | null> | null = null;
@@ -67,13 +84,17 @@ export function createBinding(store: TokenStorage, name: string, said: (change: 
     return [pair, json({ typ: DPOP_TYP, alg: DPOP_ALG, jwk: { crv, kty, x, y } })];
   };
 
+  const get = (create?: boolean) =>
+    (key ||= load(create).then(
+      (k) => k || (key = null),
+      (e) => (e == TIMEOUT ? fail('timeout') : fail('error', e)),
+    ));
+
   const binding: Binding = {
     async proof(htm, htu, token, create) {
       if (off) return;
-      const k = await (key ||= load(create).then(
-        (k) => k || (key = null),
-        (e) => (e == TIMEOUT ? fail('timeout') : fail('error', e)),
-      ));
+      // A look-up that found no key (a fetch's, at the same time) is no answer for a token request that may make one.
+      const k = (await get()) || (create && !off && (await get(true)));
       if (!k) return;
       const claims: Record<string, unknown> = { jti: b64(crypto.getRandomValues(new Uint8Array(16))), htm, htu: htu.replace(/[?#].*/, ''), iat: (Date.now() / 1e3) | 0 };
       if (token) claims.ath = b64(await subtle.digest('SHA-256', utf8(token)));
@@ -81,12 +102,13 @@ export function createBinding(store: TokenStorage, name: string, said: (change: 
       const input = k[1] + '.' + json(claims);
       return input + '.' + b64(await subtle.sign(ECDSA, k[0].privateKey, utf8(input)));
     },
-    drop(del) {
+    async drop(del) {
       key = null;
-      return del ? bounded(store.del(item)).catch(() => 0) : Promise.resolve();
+      // A store that fails here has no key to delete either.
+      if (del) await bounded(Promise.resolve(item).then(store.del)).catch(noop);
     },
   };
   // Asynchronously, as the storage event: a listener attached right after createSession() sees it.
-  if (off) Promise.resolve().then(() => said({ bound: false, reason: 'unsupported' }));
+  if (off && enabled) Promise.resolve().then(() => said({ bound: false, reason: 'unsupported' }));
   return binding;
 }

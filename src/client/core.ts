@@ -1,4 +1,5 @@
 /** What the session's parts (fetch, websocket, rpc) share with its core. */
+import type { Binding } from './binding.js';
 import type { ReconnectingSocket } from './socket.js';
 import type { NormalizedOptions } from './options.js';
 import type { SessionEvents } from './events.js';
@@ -7,6 +8,9 @@ export interface Core {
   readonly options: NormalizedOptions;
   /** The token in memory (never a storage read). */
   readonly token: string | null;
+  /** The token is bound to the device's key: it goes out as `DPoP`, beside a proof by `binding`. */
+  readonly bound: boolean;
+  readonly binding: Binding;
   /**
    * Bumped by every logout. A part reads it before it sends a request and hands it back with what the answer
    * brought (`adopt`): a token asked for before a logout and answered after it is never kept.

@@ -7,6 +7,7 @@
  */
 import { isWellFormedToken } from '../shared/protocol.js';
 import { createBackground } from './background.js';
+import { createBinding } from './binding.js';
 import { noop, type Core } from './core.js';
 import { tokenRequest } from './endpoint.js';
 import { createEmitter, type Listener, type SessionEvents } from './events.js';
@@ -16,6 +17,7 @@ import { createRenewal, type RenewalHost } from './renew.js';
 import { createRpc } from './rpc.js';
 import type { ReconnectingSocket, SocketOptions } from './socket.js';
 import { createTokenStore, isPendingLogout, type Entry } from './storage/fallback.js';
+import { indexedDBStorage } from './storage/indexeddb.js';
 import { createWebSocket } from './websocket.js';
 
 export interface Session {
@@ -25,6 +27,8 @@ export interface Session {
   readonly expiresAt: number | null;
   /** The backend in use: 'indexedDB' | 'localStorage' | 'memory' | 'custom'. */
   readonly storage: StorageName;
+  /** The token is bound to this device's key (DPoP): a copy of it is useless anywhere else. */
+  readonly bound: boolean;
   /** The token from storage, else from the endpoint; rejects (HS_ERR_NETWORK, …) when neither is there. */
   ready(): Promise<string | null>;
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
@@ -57,19 +61,23 @@ export function createSession(options: SessionOptions): Session {
   let token: string | null = null;
   let expiresAt = 0;
   let renewAt = 0;
+  let bound: boolean | undefined = false;
   let epoch = 0;
   const live: Core['live'] = new Map();
   const report = (e: SessionEvents['error']) => emit('error', e);
 
   const store = createTokenStore(o.storage, o.key, api, (change) => emit('storage', change), () => {
-    if (token) return [token, expiresAt, renewAt];
+    if (token) return [token, expiresAt, renewAt, bound];
     return host.ending == null ? null : [host.ending, -1, 0];
   });
 
+  // The key lives in IndexedDB whatever holds the token: only IndexedDB can keep a CryptoKey (structured clone).
+  const binding = createBinding(indexedDBStorage(o.key), o.key, (change) => emit('binding', change), o.binding);
+
   /** Replace the token in memory; the timer follows. */
   const set = (e: Entry | null) => {
-    if ((e?.[0] ?? null) == token) return;
-    [token, expiresAt, renewAt] = e ?? [null, 0, 0];
+    if ((e?.[0] ?? null) == token && !!e?.[3] == bound) return;
+    [token, expiresAt, renewAt, bound] = e ?? [null, 0, 0];
     background.schedule(renewAt);
     if (token) emit('token', token);
   };
@@ -77,6 +85,7 @@ export function createSession(options: SessionOptions): Session {
   const host: RenewalHost = {
     options: o,
     store,
+    binding,
     get token() {
       return token;
     },
@@ -86,7 +95,7 @@ export function createSession(options: SessionOptions): Session {
     ending: null,
     set,
     async keep(e) {
-      if (e[0] == token) return;
+      if (e[0] == token && !!e[3] == bound) return;
       set(e);
       await store.write();
       background.post(e);
@@ -110,6 +119,8 @@ export function createSession(options: SessionOptions): Session {
   const drop = (from: SessionEvents['logout']['from']) => {
     epoch++;
     set(null);
+    // Another tab deletes the key once the server confirmed; this one forgets it, so the next session gets the next key.
+    if (from != 'this-tab') binding.drop();
     live.forEach((_, ws) => ws.close());
     emit('logout', { from });
   };
@@ -130,14 +141,15 @@ export function createSession(options: SessionOptions): Session {
     // or the login's cookie would sign this device back in.
     if (at != epoch) {
       // Signed in again since: that session is not this one; just end the late one.
-      if (token) return void tokenRequest(o, 'DELETE', t).catch(noop);
+      if (token) return void tokenRequest(o, binding, 'DELETE', t).catch(noop);
       // Else ended as a logout the server has not confirmed (it replaces an older pending one: the login ended that
       // session), so every token request waits for this DELETE: none can reach the login's cookie first, however
       // slowly the server ends it, and a DELETE that fails is retried.
       host.ending = t;
       return void store.write().then(renewal.finishLogout).catch(noop);
     }
-    host.keep(renewal.entry(t, serverExpiresAt)).catch(report);
+    // The same device, the same key: a token for the session (a login's new id) is bound as the one it replaces.
+    host.keep(renewal.entry(t, serverExpiresAt, !!bound)).catch(report);
   };
 
   // A stored token already expired is renewed before anything uses it: only the endpoint sees it (and says expired).
@@ -160,6 +172,10 @@ export function createSession(options: SessionOptions): Session {
     get token() {
       return token;
     },
+    get bound() {
+      return !!bound;
+    },
+    binding,
     get epoch() {
       return epoch;
     },
@@ -183,6 +199,9 @@ export function createSession(options: SessionOptions): Session {
     },
     get storage() {
       return store.name;
+    },
+    get bound() {
+      return !!bound;
     },
     ready,
     fetch: createFetch(core),

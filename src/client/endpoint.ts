@@ -4,10 +4,16 @@
  * half-open connection after a phone changed network). A failure names the request and says which of three things
  * happened: no answer (HS_ERR_NETWORK), the server refused the token (HS_ERR_EXPIRED), or an answer that is not a
  * token (HS_ERR_ENDPOINT, with its status).
+ *
+ * Device binding: every request carries a proof once there is a key (a POST makes the key on first need: it runs under
+ * the renewal's lock, so two tabs never make two), `Authorization: DPoP` beside it. A `use_dpop_nonce` challenge (a
+ * device clock that is off, a nonce gone stale) is answered once, with the nonce it sent; an `invalid_dpop_proof`
+ * (the session is bound to a key this device no longer has) fails as HS_ERR_EXPIRED, so the renewal starts over
+ * without the token.
  */
 import { HybridSessionError } from '../shared/errors.js';
 import { HEADERS, isWellFormedToken, type TokenResponse } from '../shared/protocol.js';
-import { BEARER } from './core.js';
+import { authorize, challenge, type Binding } from './binding.js';
 import { later } from './later.js';
 import type { NormalizedOptions } from './options.js';
 
@@ -16,9 +22,9 @@ export interface Issued extends TokenResponse {
   skew: number;
 }
 
-export async function tokenRequest(o: NormalizedOptions, method: 'POST', bearer: string | null): Promise<Issued>;
-export async function tokenRequest(o: NormalizedOptions, method: 'DELETE', bearer: string | null): Promise<unknown>;
-export async function tokenRequest(o: NormalizedOptions, method: 'POST' | 'DELETE', bearer: string | null): Promise<Issued | undefined> {
+export async function tokenRequest(o: NormalizedOptions, binding: Binding, method: 'POST', bearer: string | null): Promise<Issued>;
+export async function tokenRequest(o: NormalizedOptions, binding: Binding, method: 'DELETE', bearer: string | null): Promise<unknown>;
+export async function tokenRequest(o: NormalizedOptions, binding: Binding, method: 'POST' | 'DELETE', bearer: string | null): Promise<Issued | undefined> {
   const what = `${method} ${o.tokenPath}`;
   const fail = (code: 'HS_ERR_NETWORK' | 'HS_ERR_EXPIRED' | 'HS_ERR_ENDPOINT', why: string, status?: number, cause?: unknown) =>
     new HybridSessionError(code, `${what}: ${why}`, { status, cause });
@@ -31,25 +37,26 @@ export async function tokenRequest(o: NormalizedOptions, method: 'POST' | 'DELET
       reject(fail('HS_ERR_NETWORK', `no answer within ${o.timeout} ms`));
     }, o.timeout);
   });
-  const exchange = async (): Promise<Issued | undefined> => {
+  const exchange = async (retry?: boolean): Promise<Issued | undefined> => {
     let res: Response;
+    const headers = new Headers();
     try {
-      res = await fetch(o.tokenUrl, {
-        method,
-        credentials: 'include',
-        headers: bearer ? { [HEADERS.authorization]: BEARER + bearer } : {},
-        signal: abort.signal,
-      });
+      const proof = await binding.proof(method, o.tokenUrl, bearer, method == 'POST');
+      if (bearer) authorize(headers, bearer, proof);
+      else if (proof) headers.set(HEADERS.dpop, proof);
+      res = await fetch(o.tokenUrl, { method, credentials: 'include', headers, signal: abort.signal });
     } catch (cause) {
       // Offline is not logged out: the caller keeps its token.
       throw fail('HS_ERR_NETWORK', 'no answer', undefined, cause);
     }
     const { status } = res;
+    const error = challenge(binding, res);
     if (!res.ok) {
+      if (error == 'use_dpop_nonce' && !retry) return exchange(true);
       // The endpoint ignores an invalid bearer (it falls back to the cookie): a 401 invalid_token here means the
-      // server ended the session on purpose (reuse detected) and will not renew it.
-      const refused = status == 401 && /invalid_token/.test(res.headers.get(HEADERS.wwwAuthenticate)!);
-      throw fail(refused ? 'HS_ERR_EXPIRED' : 'HS_ERR_ENDPOINT', String(status), status);
+      // server ended the session on purpose (reuse detected) and will not renew it; invalid_dpop_proof, that the
+      // session is bound to a key this device no longer has. Either way this token is done for here.
+      throw fail(/^invalid_/.test(error!) ? 'HS_ERR_EXPIRED' : 'HS_ERR_ENDPOINT', String(status), status);
     }
     if (method == 'DELETE') return;
     const body: Partial<TokenResponse> | null = await res.json().catch(() => null);

@@ -1,5 +1,6 @@
 /** The session's events: a listener set per name; `on` returns its own unsubscribe function. */
 import type { HybridSessionError } from '../shared/errors.js';
+import type { BindingChange } from './binding.js';
 import type { StorageName } from './options.js';
 
 export interface StorageChange {
@@ -24,6 +25,8 @@ export interface SessionEvents {
   /** logout() here or in another tab: the token is gone and the sockets are closed. */
   logout: LogoutEvent;
   storage: StorageChange;
+  /** No key can be kept here (no crypto.subtle, IndexedDB failing or hanging, a key it cannot store): tokens stay unbound. */
+  binding: BindingChange;
   /** A background failure (timer renewal, first token request, a socket given up, a malformed tab message): never thrown into the app. */
   error: HybridSessionError;
 }

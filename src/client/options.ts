@@ -40,6 +40,11 @@ export interface SessionOptions {
    * HS_ERR_NETWORK and the next caller starts a new one. Default 10 000.
    */
   timeout?: number;
+  /**
+   * Default `'auto'`: the token is bound to a non-extractable key kept in IndexedDB (DPoP proofs, RFC 9449) where the
+   * engine allows it and the server binds; `false`: never a key, plain bearer tokens.
+   */
+  binding?: 'auto' | false;
 }
 
 export interface NormalizedOptions {
@@ -54,6 +59,7 @@ export interface NormalizedOptions {
   readonly rpcPath: string;
   readonly rpcTimeout: number;
   readonly timeout: number;
+  readonly binding: boolean;
 }
 
 export function normalizeOptions(o: SessionOptions): NormalizedOptions {
@@ -78,6 +84,7 @@ export function normalizeOptions(o: SessionOptions): NormalizedOptions {
       rpcPath: o.rpcPath ?? '/ws',
       rpcTimeout: o.rpcTimeout ?? 1e4,
       timeout: o.timeout ?? 1e4,
+      binding: o.binding !== false,
     };
   } catch (cause) {
     throw new HybridSessionError('HS_ERR_INVALID_OPTIONS', 'options', { cause });

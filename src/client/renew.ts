@@ -8,6 +8,7 @@
  * out offline, and its DELETE goes first.
  */
 import type { HybridSessionError } from '../shared/errors.js';
+import type { Binding } from './binding.js';
 import { tokenRequest } from './endpoint.js';
 import type { SessionEvents } from './events.js';
 import { later } from './later.js';
@@ -32,6 +33,8 @@ const FLOOR = 1000;
 export interface RenewalHost {
   readonly options: NormalizedOptions;
   readonly store: TokenStore;
+  /** The device's key: proofs on every token request; deleted once a logout is confirmed. */
+  readonly binding: Binding;
   readonly token: string | null;
   readonly epoch: number;
   /** A logout the server has not confirmed: the bearer to end it with ('' for none), else null. */
@@ -56,12 +59,12 @@ export function createRenewal(host: RenewalHost) {
   let inflight: Promise<string | null> | null = null;
 
   /** The entry for a token: `expiresAt` on the server's clock (or none), turned into this device's. */
-  const entry = (token: string, serverExpiresAt?: number): Entry => {
+  const entry = (token: string, serverExpiresAt: number | undefined, bound: boolean): Entry => {
     const now = Date.now();
     if (serverExpiresAt) life = serverExpiresAt - skew - now;
-    if (!life) return [token, 0, 0];
+    if (!life) return [token, 0, 0, bound];
     short = life / 2 < FLOOR ? Math.min(short + 1, 8) : 0;
-    return [token, now + life, now + Math.max(life / 2, FLOOR * 2 ** short)];
+    return [token, now + life, now + Math.max(life / 2, FLOOR * 2 ** short), bound];
   };
 
   /** Waits, when the burst is spent, until a token request may go out. */
@@ -82,7 +85,9 @@ export function createRenewal(host: RenewalHost) {
     else if (stored) host.ending = null;
     const bearer = host.ending;
     if (bearer != null) {
-      await tokenRequest(o, 'DELETE', bearer || null);
+      await tokenRequest(o, host.binding, 'DELETE', bearer || null);
+      // The session is ended: its key goes too (the DELETE needed it, to end a bound session by its token).
+      await host.binding.drop(true);
       if (host.ending == bearer) {
         host.ending = null;
         await host.store.write();
@@ -102,20 +107,22 @@ export function createRenewal(host: RenewalHost) {
       let ended = false;
       let issued;
       try {
-        issued = await tokenRequest(o, 'POST', stale);
+        issued = await tokenRequest(o, host.binding, 'POST', stale);
       } catch (e) {
         // The endpoint ignores invalid bearers, so its 401 invalid_token means reuse (HS_ERR_TOKEN_REUSED): the
         // session is gone everywhere; a request without the dead token makes a new one, reported as `expired`.
+        // So does invalid_dpop_proof: the session is bound to a key this device lost (storage evicted), and no
+        // cookie naming it could rebind it to the new one. Either way once, never a loop.
         if (!stale || (e as HybridSessionError).code != 'HS_ERR_EXPIRED') throw e;
         ended = true;
-        issued = await tokenRequest(o, 'POST', null);
+        issued = await tokenRequest(o, host.binding, 'POST', null);
       }
       skew = issued.skew;
       // Logged out meanwhile, or a newer token came in (a login's Session-Token): that one wins.
-      if (at != host.epoch) return void tokenRequest(o, 'DELETE', issued.token).catch(() => {});
+      if (at != host.epoch) return void tokenRequest(o, host.binding, 'DELETE', issued.token).catch(() => {});
       if (host.token != stale) return;
       host.store.hint(issued.storage);
-      await host.keep(entry(issued.token, issued.expiresAt));
+      await host.keep(entry(issued.token, issued.expiresAt, issued.bound));
       // The server made a new session although this tab held a token: the old one is gone.
       if ((issued.created || ended) && stale) host.emit('expired');
     });

@@ -1,6 +1,8 @@
 /**
  * session.websocket: a reconnecting socket (socket.ts) whose every (re)connect offers the token of that moment, as
- * the subprotocols ['hybrid-session', 'hybrid-session.bearer.<token>', …the app's]; the token is never in the URL.
+ * the subprotocols ['hybrid-session', 'hybrid-session.bearer.<token>', …the app's]; the token is never in the URL. A
+ * bound token is offered with a proof for this connect beside it, 'hybrid-session.dpop.<proof>' (htm GET, htu the
+ * websocket URL): a browser lets a websocket set no other header. A refused proof is a 4401 like a refused token.
  *
  * Before each attempt it waits out the backoff (1–5 s growing ×1.3 to 10 s by default, each wait jittered down to
  * half; the session's wake-up — resume, visible, online — ends it), then for the token, and after a 4401 renews
@@ -14,7 +16,7 @@
  * answer at all (offline) keeps it trying.
  */
 import { HybridSessionError } from '../shared/errors.js';
-import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../shared/protocol.js';
+import { BEARER_PREFIX, CLOSE_CODES, DPOP_PREFIX, SUBPROTOCOL } from '../shared/protocol.js';
 import { noop, type Core } from './core.js';
 import { later } from './later.js';
 import { ReconnectingSocket, type SocketOptions } from './socket.js';
@@ -70,8 +72,9 @@ export const createWebSocket =
         }
       }
       refused = undefined;
-      offered = core.token;
-      return [url.href, ours ? [SUBPROTOCOL, ...(offered ? [BEARER_PREFIX + offered] : []), ...app] : app];
+      const token = (offered = core.token);
+      const proof = ours && token && core.bound && (await core.binding.proof('GET', url.href, token));
+      return [url.href, ours ? [SUBPROTOCOL, ...(token ? [BEARER_PREFIX + token] : []), ...(proof ? [DPOP_PREFIX + proof] : []), ...app] : app];
     };
 
     const ws = new ReconnectingSocket(next, { ...options, connectTimeout: core.options.timeout });

@@ -135,6 +135,7 @@ export function hybridSession(input: HybridSessionOptions): HybridSession {
       registry.setHandle(ws, handle);
       return handle;
     },
+    socketsOf: (sid) => registry.socketsOf(sid),
     issueToken: (sid) => issueToken(core, sid),
     revoke: (sid) => endSession(core, sid),
     on(event, listener) {

@@ -154,6 +154,11 @@ export interface HybridSession {
   /** Lower level: Origin check and credentials of an upgrade-like request; throws a HybridSessionError. */
   authenticate(req: IncomingMessage): Promise<AuthenticatedRequest>;
   sessionOf(ws: WebSocket): SessionHandle;
+  /**
+   * This process's open websockets of a session (those hs.attach() / hs.handleUpgrade() authenticated, and moved to
+   * it by a sign-in), to push to every view of one session; a new array, empty when none.
+   */
+  socketsOf(sessionID: string): WebSocket[];
   /** A token for a live session (touches it); HS_ERR_INVALID_TOKEN when the session is gone. */
   issueToken(sessionID: string): Promise<IssuedToken>;
   /** Destroys the session in the store and closes its sockets (4401). */

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { HybridSessionError } from '../shared/errors.js';
 import { TOKEN_PATH } from '../shared/protocol.js';
-import { DEFAULT_MAX_AGE, SERVER_OPTION_KEYS } from '../server/options.js';
-import type { CookieOptions, HybridSessionOptions } from '../server/types.js';
+import { DEFAULT_MAX_AGE, SERVER_OPTION_KEYS } from '../server/internal.js';
+import type { CookieOptions, HybridSessionOptions } from '../server/index.js';
 
 /** SocketStream's documented default (30 days), which its code never applied (it used `null`): the server's own. */
 export { DEFAULT_MAX_AGE };

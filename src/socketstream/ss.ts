@@ -67,11 +67,6 @@ export interface SocketStream {
   readonly hs: HybridSession | undefined;
 }
 
-interface Connection {
-  handle: SessionHandle;
-  rpc: RpcConnection;
-}
-
 interface Attached {
   server: Server;
   own: boolean;
@@ -83,7 +78,6 @@ interface Runtime {
   hs: HybridSession;
   wss: WebSocketServer;
   store: BuiltStore;
-  sockets: Map<WebSocket, Connection>;
   attached: Attached[];
 }
 
@@ -212,7 +206,7 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
       throw error;
     }
     const wss = new WebSocketServer({ noServer: true, path: settings.wsPath, maxPayload: MAX_RPC_MESSAGE });
-    const rt: Runtime = { settings, hs, wss, store, sockets: new Map(), attached: [] };
+    const rt: Runtime = { settings, hs, wss, store, attached: [] };
     wss.on('connection', (ws: WebSocket, req: IncomingMessage) => onConnection(rt, ws, req));
     return rt;
   }
@@ -236,12 +230,9 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
 
   // ---- websockets and RPC ----
 
-  function socketsOf(rt: Runtime, sid: string): WebSocket[] {
-    return [...rt.sockets].filter(([, c]) => c.handle.sessionID === sid).map(([ws]) => ws);
-  }
-
   function notifyToken(rt: Runtime, sid: string, issued: { token: string; expiresAt: number }): void {
-    for (const ws of socketsOf(rt, sid)) {
+    // The session's sockets as hybrid-session's own registry knows them (indexed by session id, kept across moves).
+    for (const ws of rt.hs.socketsOf(sid)) {
       send(ws, { jsonrpc: '2.0', method: RPC_TOKEN_NOTIFICATION, params: [{ token: issued.token, expiresAt: issued.expiresAt }] });
     }
   }
@@ -270,10 +261,8 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
         return { session, sessionId: handle.sessionID };
       },
     };
-    rt.sockets.set(ws, { handle, rpc });
     // Without a listener a protocol error on one socket would be thrown as an uncaught 'error' event.
     ws.on('error', () => {});
-    ws.on('close', () => rt.sockets.delete(ws));
     const onRpcError = (error: unknown) => warn(`hybrid-session/socketstream: rpc: ${(error as Error)?.message ?? error}`);
     const answer = (response: JsonRpcResponse | null) => {
       if (response && ws.readyState === ws.OPEN) ws.send(encodeResponse(response, onRpcError));
@@ -490,14 +479,14 @@ export function createSocketStream(options: SocketStreamOptions = {}): SocketStr
         return;
       }
       // Going away (1001) politely, then, after a bounded wait for the closing handshakes, by force.
-      const closing = [...rt.sockets.keys()].map((ws) => new Promise<void>((resolve) => {
+      const closing = [...rt.wss.clients].map((ws) => new Promise<void>((resolve) => {
         ws.once('close', () => resolve());
         ws.close(1001, 'server stopping');
       }));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(closing), new Promise<void>((r) => (timer = setTimeout(r, STOP_GRACE)))]);
       clearTimeout(timer);
-      for (const ws of rt.sockets.keys()) ws.terminate();
+      for (const ws of rt.wss.clients) ws.terminate();
       await new Promise<void>((resolve) => rt.wss.close(() => resolve()));
       for (const a of rt.attached) {
         a.detach();

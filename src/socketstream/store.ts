@@ -5,7 +5,7 @@
  */
 import type { Store } from 'express-session';
 import { HybridSessionError } from '../shared/errors.js';
-import { addRedisCompareAndSet, looksLikeConnectRedis, type ConnectRedisLike } from '../server/store/compare-and-set.js';
+import { addRedisCompareAndSet, looksLikeConnectRedis, type ConnectRedisLike } from '../server/internal.js';
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]` */

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
+import { BEARER_PREFIX, DPOP_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
 import type { Engine } from '../helpers/engines/index.ts';
 import { describeEngines, inFreshContext, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
 
@@ -41,7 +41,7 @@ describeEngines('browser builds, page and API on different origins', {}, (engine
       }, api.url);
       assert.notEqual(new URL(r.pageOrigin).host, new URL(api.url).host);
       assert.ok(r.token);
-      assert.equal(r.me.auth, `Bearer ${r.token}`);
+      assert.equal(r.me.auth, `DPoP ${r.token}`);
       assert.equal(r.inc.sid, r.me.sid);
       assert.equal(r.inc.n, 1);
       assert.equal(r.reply.sid, r.me.sid, 'the websocket reached the same session');
@@ -49,7 +49,10 @@ describeEngines('browser builds, page and API on different origins', {}, (engine
       assert.equal(r.protocol, SUBPROTOCOL);
       assert.equal(r.storage, 'indexedDB');
       const up = api.upgrades[before];
-      assert.deepEqual(up.offered, [SUBPROTOCOL, BEARER_PREFIX + r.token]);
+      // Bound (DESIGN "Device binding"): a proof for this connect beside the token.
+      assert.deepEqual(up.offered.slice(0, 2), [SUBPROTOCOL, BEARER_PREFIX + r.token]);
+      assert.equal(up.offered.length, 3);
+      assert.ok(up.offered[2]!.startsWith(DPOP_PREFIX));
       assert.equal(up.selected, SUBPROTOCOL, 'the bearer is never echoed');
       assert.ok(!up.url.includes(r.token), 'the token is not in the URL');
 

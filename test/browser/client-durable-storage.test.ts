@@ -51,7 +51,7 @@ describeEngines('durable storage adapters', {}, (engineName) => {
         const first = await startWith(page, adapter);
         assert.equal(first.storage, 'custom');
         assert.deepEqual(first.changes, []);
-        assert.equal(first.me.auth, `Bearer ${first.token}`);
+        assert.equal(first.me.auth, `DPoP ${first.token}`);
         const raw = await stored(page, adapter);
         // NativeStorage keeps values JSON-encoded; the others as given.
         assert.equal(adapter === 'cordovaNativeStorage' ? JSON.parse(raw!) : raw, first.token);
@@ -79,7 +79,7 @@ describeEngines('durable storage adapters', {}, (engineName) => {
         const r = await startWith(page, adapter);
         assert.equal(r.storage, 'memory');
         assert.deepEqual(r.changes, [{ from: 'custom', to: 'memory', reason: 'error' }]);
-        assert.equal(r.me.auth, `Bearer ${r.token}`);
+        assert.equal(r.me.auth, `DPoP ${r.token}`);
       });
     });
   }

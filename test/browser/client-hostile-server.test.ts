@@ -32,7 +32,8 @@ async function startAttacker(token: () => string) {
   const server: Server = createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
     res.setHeader('Access-Control-Allow-Credentials', 'true');
-    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    // DPoP too: an attachTo origin gets a bound token's proof (DESIGN "Device binding").
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, dpop');
     res.setHeader('Access-Control-Expose-Headers', 'Session-Token');
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     hits.push({ url: req.url ?? '', auth: req.headers.authorization ?? null });
@@ -40,6 +41,27 @@ async function startAttacker(token: () => string) {
   });
   const url = await listen(server);
   return { url, hits, close: () => close(server) };
+}
+
+/**
+ * A token endpoint answering every POST with a token whose expiry is already past (a broken server, or a clock far
+ * off), readable by any origin: the renewal timer would fire at once, every time.
+ */
+async function startPastEndpoint() {
+  let posts = 0;
+  const server: Server = createServer((req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    res.setHeader('Access-Control-Allow-Methods', 'POST, DELETE');
+    res.setHeader('Access-Control-Expose-Headers', 'Date, Session-Token');
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    if (req.method === 'POST') posts++;
+    const body = { token: `v1.past-${posts}`, expiresAt: Date.now() - 60_000, storage: 'memory', created: false };
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  });
+  const url = await listen(server);
+  return { url, posts: () => posts, close: () => close(server) };
 }
 
 describeEngines('the client under a broken or hostile server, or a cut network', {}, (engineName) => {
@@ -50,6 +72,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
   let pages: Pages;
   let attacker: Awaited<ReturnType<typeof startAttacker>>;
   let attackerToken = '';
+  let past: Awaited<ReturnType<typeof startPastEndpoint>>;
 
   useBrowserSuite(engineName, { api: {}, refusing: { refuseAfter: 1000 } }, (suite) => {
     ({ engine: browser, pages } = suite);
@@ -57,9 +80,11 @@ describeEngines('the client under a broken or hostile server, or a cut network',
   });
   before(async () => {
     attacker = await startAttacker(() => attackerToken);
+    past = await startPastEndpoint();
   });
   after(async () => {
     await attacker.close();
+    await past.close();
   });
 
   /** A page on another site than the API (no cookie crosses: the token is the only credential). */
@@ -89,7 +114,53 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         return { token, auth: me.auth };
       });
       assert.ok(r.token, 'a new token request was made, and answered');
-      assert.equal(r.auth, `Bearer ${r.token}`);
+      assert.equal(r.auth, `DPoP ${r.token}`);
+    });
+  });
+
+  test('an endpoint answering expiries already past: at most 3 token requests in the first 3 s, a bounded rate after', async () => {
+    await withPage(async (page) => {
+      const before = past.posts();
+      await page.evaluate(async (url) => {
+        await start({ url, storage: 'memory' }).ready();
+      }, past.url);
+      // Not timing assertions: a slower machine makes fewer requests in these windows, never more.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.ok(past.posts() - before <= 3, `${past.posts() - before} token requests in the first 3 s`);
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.ok(past.posts() - before <= 6, `${past.posts() - before} token requests in 9 s (3 at once, then one per 3 s at most)`);
+    });
+  });
+
+  test('RPC calls while the socket is down: at most 100 wait (the rest fail at once), and none that timed out ever reaches the server', async () => {
+    await withPage(async (page) => {
+      const at = api.messages.length;
+      // The socket waits for the token, which the server holds: down until released.
+      const hold = api.holdTokenPosts();
+      let codes: string[];
+      try {
+        codes = await page.evaluate(async (url) => {
+          const s = start({ url, storage: 'memory', rpcTimeout: 1500, timeout: 60_000 });
+          const calls: Promise<string>[] = [];
+          for (let i = 0; i < 125; i++) calls.push(s.rpc('queued.' + i).then(() => 'answered', (e) => e.code));
+          return Promise.all(calls);
+        }, api.url);
+      } finally {
+        hold.release();
+      }
+      assert.equal(codes.filter((c) => c === 'HS_ERR_RPC').length, 25, 'past 100 waiting, a call fails at once');
+      assert.equal(codes.filter((c) => c === 'HS_ERR_RPC_TIMEOUT').length, 100);
+      // The socket up: calls until one reaches the server. A queued call would have been sent before it.
+      await page.evaluate(() => {
+        let i = 0;
+        (window as any).probes = setInterval(() => session.rpc('probe.' + i++).catch(() => {}), 300);
+      });
+      try {
+        await until('a call made after the socket came up to reach the server', () => api.messages.slice(at).some((m) => m.includes('"probe.')), 30_000);
+      } finally {
+        await page.evaluate(() => clearInterval((window as any).probes));
+      }
+      assert.deepEqual(api.messages.slice(at).filter((m) => m.includes('"queued.')), []);
     });
   });
 
@@ -147,7 +218,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       assert.equal(r.stored, null);
       assert.equal(r.tokens, 1, 'only the first token was ever kept');
       assert.equal(r.me.user, null, `signed in as ${r.me.user}`);
-      assert.notEqual(r.me.auth, `Bearer ${r.login.header}`);
+      assert.notEqual(r.me.auth?.split(' ')[1], r.login.header);
     });
   });
 
@@ -205,7 +276,7 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         const at = api.tokenLog.length;
         const offline = await page.evaluate((url) => start({ url, storage: 'localStorage' }).ready().then((t) => `resolved ${t}`, (e) => e.code), api.pages);
         assert.equal(offline, 'HS_ERR_NETWORK');
-        assert.deepEqual(new Set(api.tokenLog.slice(at)), new Set([`DELETE Bearer ${old.token}`]));
+        assert.deepEqual(new Set(api.tokenLog.slice(at)), new Set([`DELETE DPoP ${old.token}`]));
       } finally {
         api.cut(false);
       }
@@ -215,10 +286,10 @@ describeEngines('the client under a broken or hostile server, or a cut network',
         const me = await (await session.fetch('/api/me')).json();
         return { token, me };
       });
-      assert.deepEqual(api.tokenLog.slice(at, at + 2), [`DELETE Bearer ${old.token}`, 'POST null'], 'the pending DELETE first, then a token for a new session');
+      assert.deepEqual(api.tokenLog.slice(at, at + 2), [`DELETE DPoP ${old.token}`, 'POST null'], 'the pending DELETE first, then a token for a new session');
       assert.notEqual(r.me.sid, old.sid);
       assert.equal(r.me.n, 0);
-      assert.equal(r.me.auth, `Bearer ${r.token}`);
+      assert.equal(r.me.auth, `DPoP ${r.token}`);
       assert.equal(await stored(api, old.sid), undefined, 'the old session is ended on the server');
     });
   });
@@ -244,8 +315,8 @@ describeEngines('the client under a broken or hostile server, or a cut network',
       assert.equal(r.attached, attackerToken);
       assert.equal(r.redirected.kept, r.token, 'not taken after the redirect');
       assert.equal(r.now, r.token, 'not taken from the attachTo origin');
-      assert.equal(r.me.auth, `Bearer ${r.token}`);
-      assert.equal(attacker.hits.at(-1)?.auth, `Bearer ${r.token}`, 'the attachTo origin got the token (it is trusted with it, not to replace it)');
+      assert.equal(r.me.auth, `DPoP ${r.token}`);
+      assert.equal(attacker.hits.at(-1)?.auth, `DPoP ${r.token}`, 'the attachTo origin got the token (it is trusted with it, not to replace it)');
     });
   });
 });

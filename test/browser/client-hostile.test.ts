@@ -1,8 +1,9 @@
 /**
  * The client under a hostile neighbour or a wrong clock, in a real browser against the real shim (issue 14): a
  * device clock 2 h ahead (no renewal storm: the lifetime is dated by the server's own Date), a Request made in an
- * iframe (another realm: sent to its own URL), two APIs on one page origin (neither sees the other's token), and
- * hostile messages on the tab channel (ignored, reported, never thrown).
+ * iframe (another realm: sent to its own URL), two APIs on one page origin (neither sees the other's token), a
+ * stored value without the token prefix (dropped, never sent), and hostile messages on the tab channel (ignored,
+ * reported, never thrown).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,7 +63,7 @@ describeEngines('the client under a hostile neighbour or a wrong clock', {}, (en
       assert.equal(r.isLocal, false);
       assert.equal(r.status, 200);
       assert.equal(r.url, api.url + '/api/me');
-      assert.equal(r.body.auth, `Bearer ${r.token}`);
+      assert.equal(r.body.auth, `DPoP ${r.token}`);
     });
   });
 
@@ -80,8 +81,31 @@ describeEngines('the client under a hostile neighbour or a wrong clock', {}, (en
         { a: api.url, b: other.url },
       );
       assert.notEqual(r.ta, r.tb);
-      assert.equal(r.auth, `Bearer ${r.tb}`);
+      assert.equal(r.auth, `DPoP ${r.tb}`);
       assert.equal(r.a, r.ta, "B's token did not reach A over the tab channel");
+    });
+  });
+
+  test('a stored value without the token version prefix (stale, or foreign): dropped, never sent, a new token fetched', async () => {
+    await withPage(async (page) => {
+      const key = 'hybrid-session:' + api.url;
+      const posts = api.tokenRequests.POST;
+      const sent = api.authorizations.length;
+      const r = await page.evaluate(
+        async ({ url, key }) => {
+          localStorage.setItem(key, 'abcDEF0123456789.notours');
+          const s = start({ url, storage: 'localStorage' });
+          const token = await s.ready();
+          const me = await (await s.fetch('/api/me')).json();
+          return { token, auth: me.auth, stored: localStorage.getItem(key) };
+        },
+        { url: api.url, key },
+      );
+      assert.ok(r.token?.startsWith('v1.'), String(r.token));
+      assert.equal(r.auth, `Bearer ${r.token}`);
+      assert.equal(r.stored, r.token);
+      assert.equal(api.tokenRequests.POST, posts + 1);
+      assert.ok(api.authorizations.slice(sent).every((a) => !a.includes('notours')), 'what the API received');
     });
   });
 

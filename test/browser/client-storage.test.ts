@@ -63,7 +63,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
       const first = await startAndUse(page, api.url);
       assert.equal(first.storage, 'indexedDB');
       assert.deepEqual(first.changes, []);
-      assert.equal(first.me.auth, `Bearer ${first.token}`);
+      assert.equal(first.me.auth, `DPoP ${first.token}`);
       assert.equal(await readIndexedDB(page), first.token);
       const posts = api.tokenRequests.POST;
       await page.reload();
@@ -113,7 +113,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
         const r = await startAndUse(page, api.url, 'localStorage');
         assert.equal(r.storage, 'memory');
         assert.deepEqual(r.changes, [{ from: 'localStorage', to: 'memory', reason: 'error' }]);
-        assert.equal(r.me.auth, `Bearer ${r.token}`);
+        assert.equal(r.me.auth, `DPoP ${r.token}`);
       },
       () => {
         Storage.prototype.setItem = function () {
@@ -132,7 +132,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
           { from: 'indexedDB', to: 'localStorage', reason: 'hint' },
           { from: 'localStorage', to: 'memory', reason: 'error' },
         ]);
-        assert.equal(r.me.auth, `Bearer ${r.token}`);
+        assert.equal(r.me.auth, `DPoP ${r.token}`);
       },
       () => {
         Storage.prototype.setItem = function () {
@@ -149,6 +149,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
         assert.equal(r.storage, 'localStorage');
         assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'timeout' }]);
         assert.equal(await page.evaluate((k) => localStorage.getItem(k), keyOf(api)), r.token);
+        // No IndexedDB, so no key either (DESIGN "Device binding"): the token stays a plain bearer.
         assert.equal(r.me.auth, `Bearer ${r.token}`);
       },
       () => {
@@ -166,6 +167,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
         const r = await startAndUse(page, api.url);
         assert.equal(r.storage, 'localStorage');
         assert.deepEqual(r.changes, [{ from: 'indexedDB', to: 'localStorage', reason: 'error' }]);
+        // No IndexedDB, so no key either (DESIGN "Device binding"): the token stays a plain bearer.
         assert.equal(r.me.auth, `Bearer ${r.token}`);
       },
       () => {
@@ -185,6 +187,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
           { from: 'indexedDB', to: 'localStorage', reason: 'error' },
           { from: 'localStorage', to: 'memory', reason: 'error' },
         ]);
+        // No IndexedDB, so no key either (DESIGN "Device binding"): the token stays a plain bearer.
         assert.equal(r.me.auth, `Bearer ${r.token}`);
         assert.equal(await page.evaluate(() => session.renew().then(() => session.token !== null)), true);
       },
@@ -203,7 +206,7 @@ describeEngines('token storage in the browser', {}, (engineName) => {
         const r = await startAndUse(page, api.url, 'localStorage');
         assert.equal(r.storage, 'memory');
         assert.deepEqual(r.changes, [{ from: 'localStorage', to: 'memory', reason: 'error' }]);
-        assert.equal(r.me.auth, `Bearer ${r.token}`);
+        assert.equal(r.me.auth, `DPoP ${r.token}`);
       },
       () => {
         const setItem = Storage.prototype.setItem;

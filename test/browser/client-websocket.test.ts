@@ -7,8 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Engine as Browser, Tab as Page } from '../helpers/engines/index.ts';
-import { BEARER_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
+import { BEARER_PREFIX, DPOP_PREFIX, SUBPROTOCOL } from '../../src/shared/protocol.ts';
 import { describeEngines, inFreshContext, until, useBrowserSuite, type Api, type Pages } from '../helpers/browser.ts';
+
+/** The offer without its proof, after checking there is one right after the token (the session is bound). */
+function unproved(offered: string[]): string[] {
+  assert.ok(offered[2]?.startsWith(DPOP_PREFIX), `a proof beside the token in ${offered.map((p) => p.slice(0, 24)).join(', ')}`);
+  return offered.filter((_, i) => i !== 2);
+}
 
 describeEngines('session websockets', {}, (engineName) => {
   let browser: Browser;
@@ -42,7 +48,7 @@ describeEngines('session websockets', {}, (engineName) => {
       const posts = api.tokenRequests.POST;
       const token = await connect(page, api.url, { minReconnectionDelay: 50, maxReconnectionDelay: 200 });
       const up = api.upgrades[first];
-      assert.deepEqual(up.offered, [SUBPROTOCOL, BEARER_PREFIX + token, 'app.v1']);
+      assert.deepEqual(unproved(up.offered), [SUBPROTOCOL, BEARER_PREFIX + token, 'app.v1']);
       assert.equal(up.selected, SUBPROTOCOL);
       assert.ok(!up.url.includes(token));
 
@@ -52,7 +58,7 @@ describeEngines('session websockets', {}, (engineName) => {
       assert.notEqual(after.token, token);
       assert.deepEqual(after.log, ['open', 'close 4401', 'open']);
       assert.equal(api.upgrades.length, first + 2, 'no attempt with the refused token');
-      assert.deepEqual(api.upgrades[first + 1].offered, [SUBPROTOCOL, BEARER_PREFIX + after.token, 'app.v1']);
+      assert.deepEqual(unproved(api.upgrades[first + 1].offered), [SUBPROTOCOL, BEARER_PREFIX + after.token, 'app.v1']);
       assert.equal(api.tokenRequests.POST, posts + 2, 'the first token, then one renewal');
       // No cookie crosses sites here: the revoked session cannot be recovered, so the page hears `expired`.
       assert.equal(after.expired, 1);
@@ -78,7 +84,7 @@ describeEngines('session websockets', {}, (engineName) => {
       assert.deepEqual(after.log, ['open', 'close 4401', 'open']);
       assert.equal(after.expired, 0);
       assert.equal(api.tokenRequests.POST, posts, 'nothing asked: the login brought the token');
-      assert.deepEqual(api.upgrades[first + 1].offered, [SUBPROTOCOL, BEARER_PREFIX + after.token, 'app.v1']);
+      assert.deepEqual(unproved(api.upgrades[first + 1].offered), [SUBPROTOCOL, BEARER_PREFIX + after.token, 'app.v1']);
       assert.equal(api.upgrades[first + 1].sid, login.sid);
     });
   });
@@ -92,7 +98,7 @@ describeEngines('session websockets', {}, (engineName) => {
         const login = await page.evaluate(async () => (await session.fetch('/api/login', { method: 'POST' })).json());
         await until(`open #${n}`, () => page.evaluate((n) => opens() >= n, n));
         assert.equal(api.upgrades[first + n - 1].sid, login.sid);
-        assert.deepEqual(api.upgrades[first + n - 1].offered, [SUBPROTOCOL, BEARER_PREFIX + (await page.evaluate(() => session.token)), 'app.v1']);
+        assert.deepEqual(unproved(api.upgrades[first + n - 1].offered), [SUBPROTOCOL, BEARER_PREFIX + (await page.evaluate(() => session.token)), 'app.v1']);
       }
       assert.deepEqual(await page.evaluate(() => socketLog), ['open', 'close 4401', 'open', 'close 4401', 'open']);
       assert.equal(await page.evaluate(() => eventsNamed('expired').length), 0);

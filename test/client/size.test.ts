@@ -1,5 +1,6 @@
 /**
- * The built browser outputs (npm test builds them first): the script-tag bundle within its min+gzip budget,
+ * The built browser outputs (npm test builds them first): the script-tag bundle within its min+gzip budget (device
+ * binding included: the key, its proofs and their wiring cost about 930 bytes of it),
  * idb-keyval included (the reconnecting socket is our own, src/client/socket.ts), and no `require` or Node built-in in anything a browser loads.
  */
 import { test } from 'node:test';
@@ -11,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 
 const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
 const UMD = join(dist, 'hybrid-session.umd.min.js');
-const BUDGET = 6144;
+const BUDGET = 6656;
 
 function read(path: string): string {
   assert.ok(existsSync(path), `${path} is missing: run \`npm run build\` first`);

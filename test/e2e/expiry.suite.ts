@@ -35,7 +35,9 @@ function recordPresentedTokens(demo: Demo): Array<{ token: string; where: string
   const record = (req: IncomingMessage) => {
     const where = `${req.headers.upgrade ? 'UPGRADE' : req.method} ${req.url}`;
     const auth = req.headers.authorization;
-    if (auth && /^bearer /i.test(auth)) seen.push({ token: auth.slice(7).trim(), where });
+    // Bearer, or DPoP for a token bound to the device's key (DESIGN "Device binding").
+    const scheme = auth && /^(bearer|dpop) /i.exec(auth);
+    if (scheme) seen.push({ token: auth.slice(scheme[0].length).trim(), where });
     for (const p of String(req.headers['sec-websocket-protocol'] ?? '').split(',')) {
       const offered = p.trim();
       if (offered.startsWith(BEARER_PREFIX)) seen.push({ token: offered.slice(BEARER_PREFIX.length), where });

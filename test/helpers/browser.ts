@@ -58,6 +58,8 @@ export interface Api {
    */
   cut(on: boolean): void;
   upgrades: Upgrade[];
+  /** Every message the websocket received, in order (what the browser really sent). */
+  messages: string[];
   /** Every closed server-side socket: [sid, code]. */
   closed: [string, number][];
   /** Serve static files too (same-origin pages). */
@@ -154,6 +156,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   let cut = false;
   const upgrades: Upgrade[] = [];
   const closed: [string, number][] = [];
+  const messages: string[] = [];
   const app = express();
   app.use((req, _res, next) => {
     if (req.path === tokenPath) tokenLog.push(`${req.method} ${req.headers.authorization ?? null}`);
@@ -207,6 +210,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     ws.on('close', (code) => closed.push([r.sessionID, code]));
     if (socket === 'close4401') return ws.close(4401, 'refused by the app');
     if (refuseAfter !== undefined) setTimeout(() => ws.close(4401, 'refused by the app'), refuseAfter);
+    ws.on('message', (data) => messages.push(String(data)));
     ws.on('message', (data) => ws.send(JSON.stringify({ sid: hs.sessionOf(ws).sessionID, data: String(data) })));
   });
   const base = await listen(server);
@@ -251,6 +255,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
       cut = on;
     },
     upgrades,
+    messages,
     closed,
     pages: base,
     async close() {

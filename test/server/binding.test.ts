@@ -221,6 +221,33 @@ describe("binding: 'optional' (default)", () => {
     assert.equal(stale.reason, 'use_dpop_nonce');
   });
 
+  // A login regenerates the session: the new session's token, handed out in Session-Token, must be bound as the one
+  // it replaces, or a copy of it taken right after the login would work as a plain Bearer until the next renewal.
+  test('regenerate() (login) over HTTP keeps the binding: the new token as Bearer is refused, with the proof it works', async () => {
+    const { token } = await tokenRequest(app, { key });
+    const htu = `${app.url}/regenerate`;
+    const res = await fetch(htu, { headers: { authorization: `DPoP ${token}`, dpop: makeProof(key, { htm: 'GET', htu, token }) } });
+    assert.equal(res.status, 200);
+    const next = res.headers.get('session-token')!;
+    assert.ok(next && next !== token);
+    assertProofRefused(await use(app, next, undefined, {}, 'Bearer'));
+    assertProofRefused(await use(app, next, other));
+    assert.equal((await use(app, next, key)).status, 200);
+  });
+
+  test('regenerate() over a websocket (setUserId) keeps the binding too', async () => {
+    const { token } = await tokenRequest(app, { key });
+    const r = await handshake(app, ['hybrid-session', `hybrid-session.bearer.${token}`, wsProof(app, key, token)]);
+    assert.equal(r.open, true);
+    const answer = new Promise<any>((resolve) => r.ws.once('message', (m) => resolve(JSON.parse(String(m)))));
+    r.ws.send(JSON.stringify({ op: 'regenerate' }));
+    const { token: next } = await answer;
+    r.ws.close();
+    assert.ok(next && next !== token);
+    assertProofRefused(await use(app, next, undefined, {}, 'Bearer'));
+    assert.equal((await use(app, next, key)).status, 200);
+  });
+
   test('websocket of a native client: Authorization: DPoP + DPoP header', async () => {
     const { token } = await tokenRequest(app, { key });
     const proof = makeProof(key, { htm: 'GET', htu: `${app.wsUrl}/ws`, token });

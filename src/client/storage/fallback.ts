@@ -4,9 +4,9 @@
  * token over and reports a `storage` change, never an exception. `'auto'` also follows the server's hint.
  *
  * Layout, in any backend: the token under `key` (plain, so it can be seeded or inspected), and
- * `expiresAt,renewAt,apiOrigin` under `key + '.expiry'` (ms since epoch, on this device's clock), so a reloaded page
- * renews on time without asking the server first, and a token another API left under the same key is never sent
- * here. A logout the server has not confirmed yet is kept as the entry [bearer to end it with ('' for none), -1, 0]:
+ * `expiresAt,renewAt,apiOrigin,bound` under `key + '.expiry'` (ms since epoch, on this device's clock; bound `1` when
+ * the token is bound to the device's key), so a reloaded page renews on time without asking the server first, sends
+ * proofs with a bound token, and never sends a token another API left under the same key. A logout the server has not confirmed yet is kept as the entry [bearer to end it with ('' for none), -1, 0]:
  * the next ready(), in any tab or after a reload, sends that DELETE before asking for anything.
  */
 import { HybridSessionError } from '../../shared/errors.js';
@@ -18,8 +18,12 @@ import { indexedDBStorage } from './indexeddb.js';
 import { localStorageStorage } from './local-storage.js';
 import { memoryStorage } from './memory.js';
 
-/** What is kept: [token, expiresAt, renewAt] (0 when unknown), or a pending logout: [bearer, -1, 0]. */
-export type Entry = [token: string, expiresAt: number, renewAt: number];
+/**
+ * What is kept: [token, expiresAt, renewAt] (0 when unknown) and whether the token is bound (DESIGN "Device
+ * binding": the endpoint said `bound: true`, so it goes out with `Authorization: DPoP` and a proof), or a pending
+ * logout: [bearer, -1, 0].
+ */
+export type Entry = [token: string, expiresAt: number, renewAt: number, bound?: boolean];
 
 /** A logout the server has not confirmed: the bearer to end the session with ('' when there was only the cookie). */
 export const isPendingLogout = (e: Entry | null): e is Entry => !!e && e[1] < 0;
@@ -86,12 +90,12 @@ export function createTokenStore(
 
   const both = (s: TokenStorage) => Promise.all([s.get(key), s.get(expiryKey)]);
   const parse = ([t, m]: unknown[]): Entry | null => {
-    const [e, r, from] = String(m).split(',');
+    const [e, r, from, b] = String(m).split(',');
     // Issued by another API (same key): not ours to send. An entry from before the origin was kept is taken as ours.
     if (from && from != api) return null;
     if (+e < 0) return typeof t == 'string' ? [t, -1, 0] : null;
     // A corrupt token (or one without the version prefix) is dropped here: the session asks for a new one.
-    return isWellFormedToken(t) ? [t, +e || 0, +r || 0] : null;
+    return isWellFormedToken(t) ? [t, +e || 0, +r || 0, !!b] : null;
   };
 
   const store: TokenStore = {
@@ -121,7 +125,7 @@ export function createTokenStore(
     write: () =>
       run((s) => {
         const c = current();
-        return c ? Promise.all([s.set(key, c[0]), s.set(expiryKey, [c[1], c[2], api].join())]) : Promise.all([s.del(key), s.del(expiryKey)]);
+        return c ? Promise.all([s.set(key, c[0]), s.set(expiryKey, [c[1], c[2], api, c[3] ? 1 : ''].join())]) : Promise.all([s.del(key), s.del(expiryKey)]);
       }),
     hint(to) {
       if (choice == 'auto' && to != name && STORAGE_HINTS.includes(to) && !failed.has(to)) {

@@ -27,6 +27,7 @@ import type { VerifiedToken } from '../credentials/token.js';
 import type { IssuedToken, NextFunction, SessionObject, Store } from '../types.js';
 import { updateSession } from '../store/update.js';
 import { promote } from '../store/provisional.js';
+import { readMeta, type SessionMeta } from '../store/session-meta.js';
 
 type SessionRequest = IncomingMessage & { session?: SessionObject; sessionID?: string; sessionStore?: Store };
 
@@ -58,6 +59,8 @@ interface Ctx {
   failed: boolean;
   /** The expiry the store holds for the loaded session (ms; NaN for a new one): what a touch would move. */
   storedExpires: number;
+  /** The library record a session regenerate() made starts with (the binding it keeps): [its id, record]. */
+  record?: [string, SessionMeta];
 }
 
 function callbackOf(fn: unknown): (err?: unknown) => void {
@@ -120,7 +123,7 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     const id = this.id;
     // A session this request loaded (or wrote) must still exist: one ended meanwhile is never written back.
     const existing = ctx.loadedId === id || ctx.savedId === id;
-    saveSession(core, id, this, existing).then(
+    saveSession(core, id, this, existing, ctx.record?.[0] === id ? ctx.record[1] : undefined).then(
       () => {
         ctx.savedHash = hash;
         ctx.savedId = id;
@@ -158,11 +161,16 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
     // same since DESIGN "Login moves only the caller": the request moves, every socket of the old id closes 4401.
     const cb = callbackOf(typeof fn === 'function' ? fn : more);
     const oldId = this.id;
+    // The new session stays bound to the key of the old (DESIGN "Device binding"): its token goes to the same device
+    // (Session-Token), and unbound it would work as a plain Bearer, copied, until the next renewal bound it. Read
+    // from the session as stored when the request began, never from req.session (the app may have assigned into it).
+    const { jkt } = readMeta(ctx.loadedId === oldId ? ctx.from.data : undefined);
     // The old session's sockets close (4401) only once this response, which carries the new token
     // (Session-Token), has gone out: a client that renews on 4401 then already holds the new token.
     endSession(core, oldId, { res: ctx.res, closeAfterResponse: true }).then(
       () => {
         req.sessionID = newSessionId();
+        ctx.record = jkt === undefined ? undefined : [req.sessionID, { v: 0, jkt }];
         wrap(ctx, generateSession(req as never, newCookie(core.options, req)));
         cb();
       },

@@ -4,6 +4,7 @@
  */
 import { HybridSessionError } from '../../shared/errors.js';
 import type { Store } from '../types.js';
+import { PROBE_SESSION_ID, StoreProbe } from './probe.js';
 
 export type SessionData = Record<string, unknown> & { cookie?: Record<string, unknown> };
 
@@ -35,7 +36,10 @@ export function storeError(err: unknown, op: string): HybridSessionError {
 
 export interface StoreAccess {
   readonly store: Store;
-  /** false between the store's 'disconnect' and 'connect' events (express-session's storeReady). */
+  /**
+   * false from the store's 'disconnect' until its 'connect' event or the first answer to the probe (store/probe.ts),
+   * whichever comes first (express-session's storeReady, which waits for 'connect' alone).
+   */
   readonly ready: boolean;
   get(sid: string): Promise<SessionData | null>;
   set(sid: string, sess: object): Promise<void>;
@@ -44,8 +48,6 @@ export interface StoreAccess {
   touch(sid: string, sess: object): Promise<boolean>;
   /** The store's own compare-and-set (see update.ts), or undefined. */
   readonly compareAndSet: ((sid: string, expectedVersion: number, sess: object) => Promise<boolean>) | undefined;
-  /** The store's write-only-over-a-live-session (the default store; connect-redis gets one), or undefined. */
-  readonly setIfExists: ((sid: string, sess: object) => Promise<boolean>) | undefined;
   unavailable(): HybridSessionError;
   dispose(): void;
 }
@@ -84,13 +86,31 @@ function call<T>(op: string, timeout: number, fn: (cb: (err?: unknown, value?: T
   });
 }
 
+/** express-session: ENOENT from a store (session-file-store's missing file) means "no such session", not a failure. */
+function isNoSuchSession(err: unknown): boolean {
+  const cause = (err as HybridSessionError | undefined)?.cause as { code?: unknown } | undefined;
+  return cause?.code === 'ENOENT';
+}
+
 export function storeAccess(store: Store, timeout = 0): StoreAccess {
   let ready = true;
+  // After a disconnect the store is asked by the probe alone (store/probe.ts) until it answers or says `connect`.
+  const probe = new StoreProbe(
+    (probeTimeout) => call('get', probeTimeout, (cb) => store.get(PROBE_SESSION_ID, cb as never)).catch((err: HybridSessionError) => {
+      if (!isNoSuchSession(err)) throw err;
+    }),
+    () => {
+      ready = true;
+    },
+    timeout,
+  );
   const onDisconnect = () => {
     ready = false;
+    probe.start();
   };
   const onConnect = () => {
     ready = true;
+    probe.reset();
   };
   const emitter = store as unknown as { on?: Function; off?: Function; removeListener?: Function };
   if (typeof emitter.on === 'function') {
@@ -99,7 +119,6 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
   }
   const s = store as unknown as Record<string, Function | undefined>;
   const cas = s.compareAndSet;
-  const setIfExists = s.setIfExists;
   return {
     store,
     get ready() {
@@ -110,8 +129,7 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
         const value = await call<SessionData | null>('get', timeout, (cb) => store.get(sid, cb as never));
         return value && typeof value === 'object' ? value : null;
       } catch (err) {
-        // express-session: ENOENT from a store means "no such session", anything else is an error.
-        if ((err as HybridSessionError).cause && ((err as HybridSessionError).cause as { code?: unknown }).code === 'ENOENT') return null;
+        if (isNoSuchSession(err)) return null;
         throw err;
       }
     },
@@ -130,14 +148,11 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
       typeof cas === 'function'
         ? async (sid, expected, sess) => (await call<boolean>('compareAndSet', timeout, (cb) => cas.call(store, sid, expected, sess, cb))) === true
         : undefined,
-    setIfExists:
-      typeof setIfExists === 'function'
-        ? async (sid, sess) => (await call<boolean>('setIfExists', timeout, (cb) => setIfExists.call(store, sid, sess, cb))) === true
-        : undefined,
     unavailable() {
       return new HybridSessionError('HS_ERR_STORE_UNAVAILABLE', 'session store unavailable: it reported a disconnect');
     },
     dispose() {
+      probe.stop();
       const off = emitter.off ?? emitter.removeListener;
       if (typeof off === 'function') {
         off.call(store, 'disconnect', onDisconnect);

@@ -16,8 +16,7 @@ if ok and type(data) == 'table' and type(data[ARGV[4]]) == 'table' then
   local v = data[ARGV[4]].v
   if type(v) == 'number' and v >= 0 and v <= tonumber(ARGV[6]) and v == math.floor(v) then version = v end
 end
--- '*': any version, the session only has to exist (setIfExists: a save that cannot resurrect an ended session).
-if ARGV[1] ~= '*' and version ~= tonumber(ARGV[1]) then return 0 end
+if version ~= tonumber(ARGV[1]) then return 0 end
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[1], ARGV[2])
   return 1
@@ -42,7 +41,6 @@ export interface ConnectRedisLike {
   serializer: { stringify(sess: unknown): string; parse(text: string): unknown };
   getTTL?(sess: unknown): number;
   compareAndSet?: (sid: string, expected: number, sess: unknown, cb: Callback) => void;
-  setIfExists?: (sid: string, sess: unknown, cb: Callback) => void;
 }
 
 /**
@@ -76,7 +74,7 @@ function ttlOf(store: ConnectRedisLike, sess: { cookie?: { expires?: unknown } }
   return store.ttl;
 }
 
-/** Adds compareAndSet (update()) and setIfExists (lifecycle.ts) to a connect-redis store: one script, atomic in Redis. */
+/** Adds compareAndSet (update() and lifecycle.ts's saves) to a connect-redis store: one script, atomic in Redis. */
 export function addRedisCompareAndSet(store: ConnectRedisLike): void {
   const run = (sid: string, expected: string, sess: unknown, cb: Callback) => {
     let args: string[];
@@ -91,5 +89,4 @@ export function addRedisCompareAndSet(store: ConnectRedisLike): void {
       .then((reply) => cb(null, Number(reply) === 1), (err: unknown) => cb(err));
   };
   store.compareAndSet = (sid, expected, sess, cb) => run(sid, String(expected), sess, cb);
-  store.setIfExists = (sid, sess, cb) => run(sid, '*', sess, cb);
 }

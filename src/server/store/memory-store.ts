@@ -167,13 +167,6 @@ export class MemoryStore extends session.Store {
     defer(() => callback(null, ok));
   }
 
-  /** Writes `sess` only over a live session: the hook that keeps an ended session ended (lifecycle.ts). */
-  setIfExists(sid: string, sess: session.SessionData, callback: Callback<boolean>): void {
-    const ok = this.live(sid) !== undefined;
-    if (ok) this.write(sid, sess as session.SessionData & Record<string, unknown>);
-    defer(() => callback(null, ok));
-  }
-
   override all(callback: Callback<Record<string, session.SessionData>>): void {
     const out: Record<string, session.SessionData> = Object.create(null);
     const now = Date.now();

@@ -18,7 +18,7 @@ import {
 } from '../store/session-object.js';
 import type { IssuedToken, RegeneratedSession, SessionHandle, SessionObject } from '../types.js';
 import { updateSession } from '../store/update.js';
-import { rotationOf } from '../store/session-meta.js';
+import { readMeta, rotationOf } from '../store/session-meta.js';
 
 function gone(): HybridSessionError {
   return new HybridSessionError('HS_ERR_INVALID_TOKEN', 'the session of this websocket has ended (destroyed, regenerated or expired)');
@@ -116,8 +116,11 @@ export class WebSocketSession implements SessionHandle {
     const newId = newSessionId();
     const cookie = newCookie(core.options, this.secure);
     const session = this.inflate(newId, { cookie: JSON.parse(JSON.stringify(cookie)) });
+    // Bound as the old session is now (DESIGN "Device binding"; read from the store: a rebinding since this socket
+    // loaded it counts): the new token goes to the same device.
+    const { jkt } = readMeta(await core.access.get(oldId));
     // The new session exists before the old one ends, so this socket is never bound to nothing.
-    await saveSession(core, newId, session, false);
+    await saveSession(core, newId, session, false, jkt === undefined ? undefined : { v: 0, jkt });
     this.sid = newId;
     this.loaded = session;
     const expires = expiresOf(session);

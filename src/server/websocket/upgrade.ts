@@ -23,6 +23,7 @@ import { parseProtocols, readProof, requestHtu } from '../credentials/bearer.js'
 import { expiresOf, inflateSession } from '../store/session-object.js';
 import { promote } from '../store/provisional.js';
 import { closeSocket } from './socket-registry.js';
+import { saveSession } from '../lifecycle.js';
 import type { SessionData } from '../store/access.js';
 import { admitToken } from '../renewal.js';
 import type { AuthenticatedRequest, SessionObject, Store } from '../types.js';
@@ -93,11 +94,12 @@ async function authenticateOffer(core: Core, req: IncomingMessage, protocols: st
 }
 
 /**
- * A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade.
+ * A handshake uses the session: a provisional one now lives maxAge (store/provisional.ts), stored before the upgrade
+ * by a save that keeps the stored library record (lifecycle.ts), so it cannot undo a rotation made since the read.
  * The write's promise, or undefined when there is nothing to write (the common case: no promise, no extra tick).
  */
 function promoteStored(core: Core, sid: string, data: SessionData): Promise<void> | undefined {
-  return promote(data as unknown as Record<string, unknown>, core.options.maxAge) ? core.access.set(sid, data) : undefined;
+  return promote(data as unknown as Record<string, unknown>, core.options.maxAge) ? saveSession(core, sid, data, true) : undefined;
 }
 
 /** What a handshake needs besides the result: the session's expiry, read from the stored data. */

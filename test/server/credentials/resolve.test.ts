@@ -14,7 +14,7 @@ import { signToken } from '../../../src/server/credentials/token.ts';
 import { signCookieValue } from '../../../src/server/credentials/cookie.ts';
 import { normalizeServerOptions } from '../../../src/server/options.ts';
 import { MemoryStore } from '../../../src/server/index.ts';
-import { SECRET, connect, getToken, startApp } from '../helpers.ts';
+import { SECRET, connect, countingStore, getToken, startApp } from '../helpers.ts';
 
 const options = normalizeServerOptions({ secret: SECRET, allowedOrigins: ['https://app.example'] });
 const queryOptions = normalizeServerOptions({ secret: SECRET, allowQueryToken: true });
@@ -168,11 +168,13 @@ describe('folder rule', () => {
 
 describe('one order through real servers: the MAC before the store', () => {
   test('with the store down, a forged bearer is 401 over HTTP and 4401 on an upgrade, not 503 / 1011', { timeout: 60_000 }, async () => {
-    const store = new MemoryStore();
+    const store = countingStore(new MemoryStore());
     const app = await startApp({ store });
     try {
       const { token } = await getToken(app.url);
       const forged = token.slice(0, -2) + (token.endsWith('AA') ? 'BA' : 'AA');
+      // Down as a network store is: its calls fail too (else the store probe would find it answering).
+      store.failGet = Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:6379'), { code: 'ECONNREFUSED' });
       store.emit('disconnect');
       const http = await fetch(app.url + '/', { headers: { authorization: `Bearer ${forged}` } });
       assert.equal(http.status, 401, 'a forged token is refused by its MAC whatever the store is doing');

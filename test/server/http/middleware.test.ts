@@ -152,11 +152,14 @@ describe('credentials', () => {
     const app = await startApp({ store });
     try {
       const t = await getToken(app.url);
+      // Down as a network store is: its calls fail too (else the probe, store/probe.ts, would find it answering).
+      store.failGet = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
       store.emit('disconnect');
       const res = await fetch(app.url + '/', { headers: { cookie: t.cookie! } });
       assert.equal(res.status, 503);
       assert.equal(((await res.json()) as any).error, 'HS_ERR_STORE_UNAVAILABLE');
       assert.equal((await fetch(app.url + '/session/token', { method: 'POST' })).status, 503);
+      store.failGet = null;
       store.emit('connect');
       assert.equal((await fetch(app.url + '/', { headers: { cookie: t.cookie! } })).status, 200);
       // a store error that says "cannot connect" is a 503 too

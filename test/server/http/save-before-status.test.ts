@@ -13,11 +13,11 @@ import { SECRET, getToken, startApp } from '../helpers.ts';
 
 type Failure = Error & { code?: string };
 
-/** A real store whose writes fail while `failing` is set (both the plain set and the conditional one). */
+/** A real store whose writes fail while `failing` is set (both the plain set and the compare-and-set). */
 function breakable<S extends session.Store>(store: S): S & { failing: Failure | null } {
   const s = store as S & { failing: Failure | null };
   s.failing = null;
-  for (const name of ['set', 'setIfExists'] as const) {
+  for (const name of ['set', 'compareAndSet'] as const) {
     const orig = (store as unknown as Record<string, Function | undefined>)[name];
     if (typeof orig !== 'function') continue;
     (store as unknown as Record<string, Function>)[name] = function (this: unknown, ...args: unknown[]) {
