@@ -177,7 +177,10 @@ export async function startDemo(options = {}) {
       res.json({
         ...view(req.sessionID, req.session),
         // What this very request carried, so each page can show whether a cookie reaches the API at all.
-        carried: { cookie: /(?:^|;\s*)connect\.sid=/.test(req.headers.cookie ?? ''), token: /^bearer\s/i.test(req.headers.authorization ?? '') },
+        carried: { cookie: /(?:^|;\s*)connect\.sid=/.test(req.headers.cookie ?? ''), token: /^(?:bearer|dpop)\s/i.test(req.headers.authorization ?? '') },
+        // The thumbprint of the key the session is bound to (DESIGN "Device binding"), as hybrid-session keeps it:
+        // the demo shows it; an app has no need to read it.
+        thumbprint: typeof req.session.__hs?.jkt === 'string' ? req.session.__hs.jkt : null,
         sessionExpiresAt: req.session.cookie?.expires ? new Date(req.session.cookie.expires).getTime() : null,
       });
     });

@@ -36,6 +36,7 @@ export const EXPECTED_ROWS = [
 
   // Client (real Chromium through playwright-core, built files).
   { id: 'client.fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` against a local server', against: 'plain `fetch` with the header added by hand', ratioMeaning: 'time ours / baseline', target: le(1.05) },
+  { id: 'client.bound-fetch', section: 'client', script: 'client.benchmark.mjs', figure: '`session.fetch` of a bound token (a DPoP proof signed per request, WebCrypto), Chromium', against: 'the same `session.fetch` with `binding: false`', ratioMeaning: 'time ours / baseline', target: null },
   { id: 'client.ready-indexeddb', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, IndexedDB', against: 'bare idb-keyval `get`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.ready-localstorage', section: 'client', script: 'client.benchmark.mjs', figure: 'script start → `ready()` with a stored token, localStorage', against: 'bare `localStorage.getItem`', ratioMeaning: 'time ours / baseline', target: le(1.5) },
   { id: 'client.storage-reads', section: 'client', script: 'client.benchmark.mjs', figure: 'storage reads per `session.fetch` after `ready()`', against: '—', target: { op: '<=', value: 0, text: '0' } },

@@ -41,6 +41,10 @@
     '  <h2>Token rotation</h2>',
     '  <div class="row"><span>Generation</span><span class="mono" id="generation">…</span></div>',
     '  <div class="row"><span>Next rotation</span><span id="rotates">…</span></div>',
+    // Device binding: whether the token is bound to this device's non-extractable key, and that key's thumbprint
+    // (RFC 7638) as the server holds it. A bound token's copy is refused at once when replayed elsewhere.
+    '  <div class="row"><span>Bound to this device</span><span class="mono" id="bound">…</span></div>',
+    '  <div class="row"><span>Key thumbprint</span><span class="mono" id="thumbprint">–</span></div>',
     '  <div class="row"><span>Theft replay</span><span id="theft" data-outcome="none">–</span></div>',
     '  <div class="buttons"><button id="simulate-theft" type="button">Simulate theft</button></div>',
     '</section>',
@@ -141,6 +145,9 @@
       $('generation').textContent = gen == null ? '–' : String(gen);
       var due = rotationDue();
       $('rotates').textContent = due ? expiry(due) : '–';
+      $('bound').textContent = !session || !session.token ? '–' : session.bound ? 'yes (DPoP)' : 'no' + (state.unbound ? ' (' + state.unbound + ')' : '');
+      $('bound').setAttribute('data-bound', String(!!(session && session.bound)));
+      $('thumbprint').textContent = session && session.bound && state.thumbprint ? state.thumbprint : '–';
       $('theft').textContent = state.theft ? state.theft.text : '–';
       $('theft').setAttribute('data-outcome', state.theft ? state.theft.outcome : 'none');
       $('simulate-theft').disabled = state.stopped || !!(state.theft && state.theft.outcome === 'pending');
@@ -169,6 +176,7 @@
     async function refresh() {
       var me = await api('/api/me');
       state.cookie = me.carried ? me.carried.cookie : null;
+      state.thumbprint = me.thumbprint || null;
       show(me);
     }
 
@@ -384,6 +392,12 @@
     });
     session.on('storage', function (event) {
       log('token storage: ' + (event.from || '–') + ' → ' + event.to + (event.reason ? ' (' + event.reason + ')' : ''));
+      render();
+    });
+    // No key can be kept here (no crypto.subtle, IndexedDB failing): the token stays a plain bearer, and why.
+    session.on('binding', function (event) {
+      state.unbound = event.reason;
+      log('device binding: none (' + event.reason + ')');
       render();
     });
     session.on('error', function (err) {

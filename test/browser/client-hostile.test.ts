@@ -102,7 +102,7 @@ describeEngines('the client under a hostile neighbour or a wrong clock', {}, (en
         { url: api.url, key },
       );
       assert.ok(r.token?.startsWith('v1.'), String(r.token));
-      assert.equal(r.auth, `Bearer ${r.token}`);
+      assert.equal(r.auth, `DPoP ${r.token}`);
       assert.equal(r.stored, r.token);
       assert.equal(api.tokenRequests.POST, posts + 1);
       assert.ok(api.authorizations.slice(sent).every((a) => !a.includes('notours')), 'what the API received');

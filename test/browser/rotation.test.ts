@@ -73,7 +73,9 @@ describeEngines('rotation: lost answers and copied tokens', {}, (engineName) => 
     reuses.length = 0;
     await inFreshContext(browser, pages.url, async ({ open }) => {
       const page = await open('page');
-      await page.evaluate((url) => start({ url }).ready(), api.url);
+      // An unbound token (binding: false): a bound one's copy is refused for want of the key's proof before its
+      // generation is even judged, and the session lives on (client-binding.test.ts); this case is reuse of a bearer.
+      await page.evaluate((url) => start({ url, binding: false }).ready(), api.url);
       const { sid } = await me(page);
       await page.evaluate(async () => {
         const ws = openSocket('/ws', { minReconnectionDelay: 50, maxReconnectionDelay: 200 });

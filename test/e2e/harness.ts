@@ -137,6 +137,9 @@ export interface Shown {
   generation: string;
   rotates: string;
   theft: string;
+  /** Device binding: 'yes (DPoP)' / 'no (…)', and the bound key's thumbprint as the server holds it. */
+  bound: string;
+  thumbprint: string;
   log: string[];
 }
 
@@ -160,6 +163,8 @@ const READ_PAGE = `(() => {
     generation: text('generation'),
     rotates: text('rotates'),
     theft: text('theft'),
+    bound: text('bound'),
+    thumbprint: text('thumbprint'),
     log: Array.from(document.querySelectorAll('#log li')).map((li) => li.textContent ?? ''),
   };
 })()`;

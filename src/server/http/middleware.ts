@@ -35,12 +35,13 @@ export function createMiddleware(core: Core): Middleware {
 
 /** true: continue to the app (next()); false: answered here. */
 async function handle(core: Core, req: IncomingMessage, res: ServerResponse, next: NextFunction): Promise<boolean> {
-  const r = req as IncomingMessage & { [kResolved]?: boolean };
+  const r = req as IncomingMessage & { [kResolved]?: boolean; session?: unknown };
   if (r[kResolved]) return true; // mounted twice
   r[kResolved] = true;
 
   const { options } = core;
-  const atTokenPath = requestPath(req) === options.tokenPath;
+  const path = requestPath(req);
+  const atTokenPath = path === options.tokenPath;
   // Read once, MAC included, before anything asks the store (credentials/resolve.ts holds the precedence rules).
   const creds = resolveCredentials(req, atTokenPath ? 'endpoint' : 'request', options);
   const { kind, origin } = creds.origin;
@@ -62,6 +63,11 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse, nex
     await tokenEndpoint(core, req, res, creds);
     return false;
   }
+
+  // As express-session (CORS applied first): a req.session an earlier middleware set is left alone, and outside
+  // cookie.path there is no session at all (else every request there would make one, and a modified one an orphan
+  // stored session).
+  if (r.session !== undefined || !path.startsWith(options.cookie.path)) return true;
 
   // DESIGN "Which credential wins": a present bearer must be valid, even beside a valid cookie (decided by the MAC,
   // so a forged token costs no store traffic, even while the store is down).

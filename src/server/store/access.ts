@@ -127,7 +127,9 @@ export function storeAccess(store: Store, timeout = 0): StoreAccess {
     async get(sid) {
       try {
         const value = await call<SessionData | null>('get', timeout, (cb) => store.get(sid, cb as never));
-        return value && typeof value === 'object' ? value : null;
+        // A record without a cookie was written by neither express-session nor hybrid-session: read as no session
+        // (express-session answers 500 for it; served, it would be a session that never expires).
+        return value && typeof value === 'object' && typeof value.cookie === 'object' && value.cookie !== null ? value : null;
       } catch (err) {
         if (isNoSuchSession(err)) return null;
         throw err;
