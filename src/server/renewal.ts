@@ -141,6 +141,8 @@ export async function admitToken(
   if (!renewing && !provisional && afterUse(state, token.generation, token.expiresAt) === null) return { kind: 'accept', data, renewed: undefined };
 
   try {
+    // The first attempt works on a copy of what the caller just read (update.ts: no second read on a compare-and-set store).
+    const copy = JSON.parse(JSON.stringify(data)) as SessionData;
     const sess = await updateSession(core, sid, inflater(core, sid), (s) => {
       const fresh = rotationOf(s);
       const again = judge(fresh, token.generation, caller, now, grace);
@@ -156,7 +158,7 @@ export async function admitToken(
         throw new NoWrite(again, fresh, s);
       }
       withRotation(s, used);
-    });
+    }, copy);
     const written = JSON.parse(JSON.stringify(sess)) as SessionData;
     return { kind: 'accept', data: written, renewed: renewing ? currentToken(core, sid, rotationOf(sess)) : undefined };
   } catch (err) {

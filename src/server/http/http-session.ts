@@ -57,6 +57,8 @@ interface Ctx {
   touched: boolean;
   /** The save failed before the status line: the error response carries no cookie and no token. */
   failed: boolean;
+  /** The expiry the store holds for the loaded session (ms; NaN for a new one): what a touch would move. */
+  storedExpires: number;
   /** The library record a session regenerate() made starts with (the binding it keeps): [its id, record]. */
   record?: [string, SessionMeta];
 }
@@ -92,6 +94,17 @@ function shouldSetCookie(ctx: Ctx): boolean {
   if (from.via === 'bearer') return req.sessionID !== ctx.loadedId;
   if (from.cookieId !== req.sessionID) return isModified(ctx, sess) || ctx.savedHash !== undefined;
   return sess.cookie.expires != null && isModified(ctx, sess);
+}
+
+/**
+ * The store is touched only when that moves the session's stored expiry forward by touchInterval or more, as a
+ * websocket's activity is (DESIGN "Websocket lifetime": at most once per min(60 s, maxAge / 4)): a session in use
+ * then costs one store round trip per request (the read), not two (issue 17). A stored expiry can lag a touch on
+ * every request by less than touchInterval. An expiry moved back (the app shortened cookie.maxAge) is always written.
+ */
+function touchDue(ctx: Ctx, sess: SessionObject): boolean {
+  const moved = expiresOf(sess) - ctx.storedExpires;
+  return !(moved >= 0 && moved < ctx.core.options.touchInterval);
 }
 
 function touchOnce(ctx: Ctx): void {
@@ -187,6 +200,8 @@ function wrap(ctx: Ctx, sess: SessionObject): void {
 export function attachHttpSession(core: Core, req: SessionRequest, res: ServerResponse, from: ResolvedFrom, next: NextFunction): void {
   req.sessionStore = core.store;
   let loadedId: string | undefined;
+  // Before inflating: express-session's Session shares (and touch() moves) the loaded cookie.
+  const storedExpires = from.data ? expiresOf(from.data) : NaN;
   if (from.data && from.sid !== undefined) {
     req.sessionID = from.sid;
     inflateSession(core.store, req as never, from.data);
@@ -210,6 +225,7 @@ export function attachHttpSession(core: Core, req: SessionRequest, res: ServerRe
     savedId: undefined,
     touched: false,
     failed: false,
+    storedExpires,
   };
   // A request other than the token endpoint uses a provisional session: from now on it lives maxAge. Done after the
   // hash above, so it counts as a modification and is saved (and the cookie re-set) at res.end().
@@ -347,7 +363,7 @@ function hookEnd(ctx: Ctx, next: NextFunction): void {
       });
       return writetop();
     }
-    if (shouldTouch(ctx)) {
+    if (shouldTouch(ctx) && touchDue(ctx, req.session)) {
       core.access.touch(req.sessionID!, req.session).then(
         () => writeend(),
         (err) => {

@@ -44,17 +44,22 @@ export interface UpdateDeps {
 /**
  * Applies `fn` to a fresh copy of the stored session (made into a Session by `inflate`) and writes it with the
  * version bumped; retried from a fresh read when another writer got there first.
+ *
+ * `read`: a copy (the caller's own, it is consumed) of the data the caller has just read. With a compare-and-set the
+ * first attempt starts from it instead of reading again, one store round trip less (issue 17): a copy gone stale
+ * fails the version check and the retry reads afresh. Without one it is ignored (the read must be under the lock).
  */
 export async function updateSession<S extends Record<string, unknown>>(
   deps: UpdateDeps,
   sid: string,
   inflate: (data: SessionData) => S,
   fn: (session: S) => unknown,
+  read?: SessionData,
 ): Promise<S> {
   if (typeof fn !== 'function') throw new TypeError('update(fn): fn must be a function');
   return deps.lock.run(sid, async () => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const data = await deps.access.get(sid);
+      const data = attempt === 0 && read !== undefined && deps.access.compareAndSet ? read : await deps.access.get(sid);
       // Ended meanwhile (lifecycle.ts): never written back. On a store without compare-and-set this read and the
       // write below run under the lock that ending a session takes too.
       if (!data) throw new HybridSessionError('HS_ERR_SESSION_ENDED', 'update(): the session has ended (destroyed, regenerated, revoked or expired): nothing was written');
