@@ -24,6 +24,8 @@ export function startLoadgen() {
   return {
     http: (opts) => send({ type: 'http', ...opts }),
     ws: (opts) => send({ type: 'ws', ...opts }),
+    /** Per-request headers for the next `http({ each: name })` batch, sent before it is timed. */
+    stash: (name, headers) => send({ type: 'stash', name, headers }),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

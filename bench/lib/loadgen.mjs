@@ -21,8 +21,17 @@ function request(url, { method = 'GET', headers = {}, agent }) {
   });
 }
 
-/** n requests over `concurrency` keep-alive connections, each connection sequential. */
-async function httpBatch({ url, headers, method, n, concurrency = 1 }) {
+/**
+ * Per-request headers handed over before a batch (`stash`), so a batch whose requests each need their own header
+ * (a DPoP proof is good once) costs the server process no IPC inside the timed window.
+ */
+const stashed = new Map();
+
+/** n requests over `concurrency` keep-alive connections, each connection sequential; request i adds `stashed[each][i]`. */
+async function httpBatch({ url, headers, method, n, concurrency = 1, each }) {
+  const extra = each ? stashed.get(each) : null;
+  if (each) stashed.delete(each);
+  let i = 0;
   const agent = agentFor(`${url}|${concurrency}`, concurrency);
   const statuses = {};
   let left = n;
@@ -31,7 +40,7 @@ async function httpBatch({ url, headers, method, n, concurrency = 1 }) {
     Array.from({ length: concurrency }, async () => {
       while (left > 0) {
         left--;
-        const s = await request(url, { method, headers, agent });
+        const s = await request(url, { method, headers: extra ? { ...headers, ...extra[i++] } : headers, agent });
         statuses[s] = (statuses[s] ?? 0) + 1;
       }
     }),
@@ -71,6 +80,7 @@ async function wsBatch({ url, protocols, headers, n, concurrency = 4 }) {
 
 process.on('message', async (msg) => {
   try {
+    if (msg.type === 'stash') stashed.set(msg.name, msg.headers);
     const result = msg.type === 'http' ? await httpBatch(msg) : msg.type === 'ws' ? await wsBatch(msg) : null;
     process.send({ id: msg.id, result });
   } catch (err) {
