@@ -52,7 +52,8 @@ async function startPastEndpoint() {
   const server: Server = createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
     res.setHeader('Access-Control-Allow-Credentials', 'true');
-    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type');
+    // DPoP as the shim allows it: the client proves its key on every token request (DESIGN "Device binding").
+    res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, dpop');
     res.setHeader('Access-Control-Allow-Methods', 'POST, DELETE');
     res.setHeader('Access-Control-Expose-Headers', 'Date, Session-Token');
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
