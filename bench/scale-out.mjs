@@ -2,9 +2,10 @@
 // scale-out.redis: N server processes (default 2) on one real redis-server (started here, stopped by pid), M websocket
 // clients (default 50) on loopback, spread over the processes. Two phases:
 //   1. handshakes: every client opens and closes its websocket H times (bearer subprotocol, answered after auth);
-//   2. renew + write: every client, on one open websocket, K times renews its token (POST /session/token with its
-//      bearer, HTTP) and writes its session (update(), over the websocket). Clients come in pairs sharing one session,
-//      the two of a pair on different processes, so writes of one session race across processes.
+//   2. renew + write: K times, the two clients of a pair (one session, the two on different processes) renew at once
+//      with the session's token (POST /session/token with the bearer, HTTP: one rotation, both get its token), then
+//      both write the session (update(), over their websockets), so renewals and writes of one session race across
+//      processes.
 // Reports handshakes/s, requests/s (renewals + updates) and lost writes (each session must end at 2·K; must be 0).
 // Not a test: rates depend on the machine. Servers use the built dist/server (run `npm run build` first).
 //
@@ -199,13 +200,21 @@ async function main() {
     const errors = [];
     const sockets = await Promise.all(clients.map((c) => open(c.server.wsUrl, c.token)));
     t0 = performance.now();
+    // The two clients of a pair renew at once with the session's current token, as two tabs of one device behind
+    // two processes do: one renewal rotates, the other gets the same new generation (DESIGN "Token rotation": the
+    // lost-answer rule), and both go on with it. (Two clients renewing one session each on its own chain would be
+    // the copied-token case, and end the session as reuse.)
+    const pairs = Array.from({ length: sessions }, (_, s) => ({ token: sessionTokens[s], members: clients.map((c, i) => ({ c, i })).filter(({ c }) => c.session === s) }));
     await Promise.all(
-      clients.map(async (c, i) => {
+      pairs.map(async (pair) => {
         for (let k = 0; k < K; k++) {
           try {
-            c.token = await tokenFor(c.server.url, c.token);
-            const answer = await ask(sockets[i], 'incr');
-            if (!answer.startsWith('ok')) errors.push(answer);
+            const renewed = await Promise.all(pair.members.map(({ c }) => tokenFor(c.server.url, pair.token)));
+            if (new Set(renewed).size !== 1) errors.push(`one renewal, ${new Set(renewed).size} tokens`);
+            pair.token = renewed[0];
+            for (const { c } of pair.members) c.token = pair.token;
+            const answers = await Promise.all(pair.members.map(({ i }) => ask(sockets[i], 'incr')));
+            errors.push(...answers.filter((a) => !a.startsWith('ok')));
           } catch (error) {
             errors.push(error.message);
           }

@@ -1,6 +1,7 @@
 // Bundle size: ours against what users would pick instead, every bundle built the same way in this run:
 // rollup + node-resolve (browser) + commonjs + terser (defaults), IIFE of a one-line entry that imports the library's
 // main export and exposes it, every dependency included. Then idb-keyval's size report: minimal and full ESM import.
+import { EXPECTED_ROWS } from './lib/rows.mjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync, brotliCompressSync, constants as zc } from 'node:zlib';
@@ -81,7 +82,8 @@ for (const a of ANCHORS) {
 
 if (shipped) {
   const smallest = anchors.reduce((m, a) => (m && m.size.gzip <= a.size.gzip ? m : a), null);
-  const underLimit = shipped.gzip <= 6144;
+  // The budget is the row's target (bench/lib/rows.mjs), the same figure test/client/size.test.ts holds the build to.
+  const underLimit = shipped.gzip <= EXPECTED_ROWS.find((r) => r.id === 'size.umd').target.value;
   const smallerThanAll = anchors.length === ANCHORS.length && anchors.every((a) => shipped.gzip < a.size.gzip && (!ours || ours.gzip < a.size.gzip));
   report({
     id: 'size.umd',

@@ -7,7 +7,7 @@ const ge = (value, unit = '×') => ({ op: '>=', value, text: `≥ ${value}${unit
 
 export const EXPECTED_ROWS = [
   // Size (bench/size.mjs). Sizes are deterministic: one build each, no spread.
-  { id: 'size.umd', section: 'size', script: 'size.mjs', figure: 'UMD bundle as shipped (dist/hybrid-session.umd.min.js), min+gzip, dependencies included', target: { op: '<=', value: 6144, text: '≤ 6 KB, smaller than every anchor' } },
+  { id: 'size.umd', section: 'size', script: 'size.mjs', figure: 'UMD bundle as shipped (dist/hybrid-session.umd.min.js), min+gzip, dependencies included', target: { op: '<=', value: 6656, text: '≤ 6.5 KB (6,656 B, device binding included), smaller than every anchor' } },
   { id: 'size.ours', section: 'size', script: 'size.mjs', figure: 'hybrid-session `createSession`, built the anchors\' way' },
   { id: 'size.socket.io-client', section: 'size', script: 'size.mjs', figure: 'socket.io-client `io`' },
   { id: 'size.phoenix', section: 'size', script: 'size.mjs', figure: 'phoenix `Socket`' },
