@@ -247,21 +247,25 @@ export async function startDemo(options = {}) {
 
     wss = new WebSocketServer({ noServer: true });
     hs.attach(apiServer, wss);
-    wss.on('connection', async (socket) => {
+    wss.on('connection', (socket) => {
       const handle = hs.sessionOf(socket);
-      let sessionID;
       socket.on('error', () => {});
-      try {
-        const session = await handle.load();
-        sessionID = session.id;
-        if (socket.readyState !== socket.OPEN) return;
-        socket.send(JSON.stringify({ type: 'state', ...view(sessionID, session) }));
-      } catch (err) {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));
-        return;
-      }
+      // The message listener goes on before the first await: a page may send as soon as its socket opens, and a
+      // message that arrives while the session is still loading would find no listener and be dropped.
+      const loaded = handle.load().then(
+        (session) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'state', ...view(session.id, session) }));
+          return session.id;
+        },
+        (err) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', message: err.message }));
+          return null;
+        },
+      );
       socket.on('message', async (raw) => {
         if (String(raw) !== 'inc') return;
+        const sessionID = await loaded;
+        if (sessionID === null) return;
         try {
           const data = await handle.update((s) => {
             s.count = (s.count ?? 0) + 1;
