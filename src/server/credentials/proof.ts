@@ -206,12 +206,17 @@ export class ReplayCache {
 }
 
 interface PublicKeyEntry {
+  ok: true;
   key: KeyObject;
   thumbprint: string;
 }
 
-/** Imported keys by `x.y`: importing a JWK (point decoding and validation) costs as much as the ECDSA verify itself. */
-const KEY_CACHE_MAX = 10_000;
+/**
+ * Accepted proof headers, by their base64url text: a device signs every proof with the same key, so it sends the same
+ * header every time, and a hit skips decoding it, its checks and the key's import (importing a JWK — point decoding
+ * and validation — costs as much as the ECDSA verify itself). Only headers that passed every check are kept.
+ */
+const HEADER_CACHE_MAX = 10_000;
 
 interface ProofHeader {
   typ?: unknown;
@@ -243,7 +248,7 @@ export class ProofVerifier {
   readonly nonces: NonceSource;
   readonly #replay: ReplayCache;
   readonly #now: () => number;
-  readonly #keys = new Map<string, PublicKeyEntry>();
+  readonly #headers = new Map<string, PublicKeyEntry>();
 
   constructor(options: ProofVerifierOptions) {
     this.maxAge = options.maxAge ?? DEFAULT_PROOF_MAX_AGE;
@@ -266,9 +271,6 @@ export class ProofVerifier {
     const { x, y } = k;
     if (typeof x !== 'string' || typeof y !== 'string' || x.length !== COORD_CHARS || y.length !== COORD_CHARS) return null;
     if (!B64URL.test(x) || !B64URL.test(y)) return null;
-    const id = `${x}.${y}`;
-    let entry = this.#keys.get(id);
-    if (entry) return entry;
     let key: KeyObject;
     try {
       // node:crypto checks that the point is on the curve.
@@ -276,9 +278,25 @@ export class ProofVerifier {
     } catch {
       return null;
     }
-    entry = { key, thumbprint: jwkThumbprint({ crv: 'P-256', kty: 'EC', x, y }) };
-    if (this.#keys.size >= KEY_CACHE_MAX) this.#keys.delete(this.#keys.keys().next().value!);
-    this.#keys.set(id, entry);
+    return { ok: true, key, thumbprint: jwkThumbprint({ crv: 'P-256', kty: 'EC', x, y }) };
+  }
+
+  /** The header's key, from the cache or by checking the header (typ, alg, crit, jwk) and importing its key. */
+  #headerKey(h: string): PublicKeyEntry | RefusedProof {
+    const known = this.#headers.get(h);
+    if (known) return known;
+    if (!B64URL.test(h)) return refuse('malformed', 'the DPoP proof is not base64url');
+    const header = parseSegment(h) as ProofHeader | null;
+    if (!header) return refuse('malformed', 'the DPoP proof header or payload is not a JSON object');
+    if (header.typ !== DPOP_TYP) return refuse('typ', `the DPoP proof's typ must be "${DPOP_TYP}"`);
+    // ES256 only: `none` and the HMAC algorithms (whose "key" would be public) are refused here, before any crypto.
+    if (header.alg !== DPOP_ALG) return refuse('alg', `the DPoP proof's alg must be ${DPOP_ALG}`);
+    // We implement no JWS extension, so any critical one is not understood (RFC 7515 §4.1.11).
+    if (header.crit !== undefined) return refuse('crit', 'the DPoP proof names critical header parameters');
+    const entry = this.#publicKey(header.jwk);
+    if (!entry) return refuse('jwk', 'the DPoP proof\'s jwk must be a public EC P-256 key');
+    if (this.#headers.size >= HEADER_CACHE_MAX) this.#headers.delete(this.#headers.keys().next().value!);
+    this.#headers.set(h, entry);
     return entry;
   }
 
@@ -293,18 +311,11 @@ export class ProofVerifier {
     const h = proof.slice(0, dot1);
     const p = proof.slice(dot1 + 1, dot2);
     const s = proof.slice(dot2 + 1);
-    if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s)) return refuse('malformed', 'the DPoP proof is not base64url');
-    const header = parseSegment(h) as ProofHeader | null;
+    if (!B64URL.test(p) || !B64URL.test(s)) return refuse('malformed', 'the DPoP proof is not base64url');
+    const key = this.#headerKey(h);
+    if (!key.ok) return key;
     const claims = parseSegment(p) as ProofClaims | null;
-    if (!header || !claims) return refuse('malformed', 'the DPoP proof header or payload is not a JSON object');
-
-    if (header.typ !== DPOP_TYP) return refuse('typ', `the DPoP proof's typ must be "${DPOP_TYP}"`);
-    // ES256 only: `none` and the HMAC algorithms (whose "key" would be public) are refused here, before any crypto.
-    if (header.alg !== DPOP_ALG) return refuse('alg', `the DPoP proof's alg must be ${DPOP_ALG}`);
-    // We implement no JWS extension, so any critical one is not understood (RFC 7515 §4.1.11).
-    if (header.crit !== undefined) return refuse('crit', 'the DPoP proof names critical header parameters');
-    const key = this.#publicKey(header.jwk);
-    if (!key) return refuse('jwk', 'the DPoP proof\'s jwk must be a public EC P-256 key');
+    if (!claims) return refuse('malformed', 'the DPoP proof header or payload is not a JSON object');
 
     const { jti, htm, htu, iat, ath, nonce } = claims;
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > JTI_MAX_LENGTH || typeof htm !== 'string' || typeof htu !== 'string' ||

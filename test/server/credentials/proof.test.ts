@@ -119,6 +119,16 @@ describe('DPoP proof: every field wrong, one at a time', () => {
     test(`${name} → ${reason}`, () => refused(verifier().verify(make(), expect), reason, code));
   }
 
+  // The verifier remembers accepted headers (a device sends the same one on every proof): one that has accepted
+  // this key's header must still refuse each case for its own reason, the cached header included.
+  const warm = verifier();
+  for (const [name, make, reason, code] of cases) {
+    test(`${name} → ${reason}, on a verifier that already accepted this key's header`, () => {
+      assert.equal(warm.verify(makeProof(key, base), expect).ok, true);
+      refused(warm.verify(make(), expect), reason, code);
+    });
+  }
+
   test('the same proof twice → replay (the second one)', () => {
     const v = verifier();
     const proof = makeProof(key, base);
