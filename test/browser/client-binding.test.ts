@@ -116,111 +116,133 @@ describeEngines('device binding', {}, (engineName) => {
   const storedJkt = (sid: string) =>
     new Promise<string | undefined>((resolve) => api.hs.store.get(sid, (_e: unknown, s: any) => resolve(s?.__hs?.jkt)));
 
-  test('bound fetch, websocket and renewal; the key is non-extractable, and the server holds its thumbprint', async () => {
-    await inFreshContext(
+  /**
+   * The opening most tests share: in a fresh context (`init` before any page script; by default the fetch hook), a
+   * page on `pagesUrl` whose session on the API (window.session) is started and ready; `fn` gets the page and the
+   * token `ready()` gave.
+   */
+  const readyPage = (pagesUrl: string, fn: (page: Page, token: string | null) => Promise<void>, init: () => void = hookFetch) =>
+    inFreshContext(
       browser,
-      pages.url,
+      pagesUrl,
       async ({ open }) => {
         const page = await open();
-        const first = api.upgrades.length;
-        const r = await page.evaluate(async (url) => {
-          const secure = { isSecureContext, subtle: typeof crypto.subtle?.sign };
-          const s = start({ url });
-          const token = await s.ready();
-          const me = await (await s.fetch('/api/me')).json();
-          const ws = openSocket('/ws');
-          await new Promise((r) => ws.addEventListener('open', r));
-          ws.send('hi');
-          await new Promise((r) => ws.addEventListener('message', r));
-          const renewed = await s.renew();
-          const after = await (await s.fetch('/api/inc', { method: 'POST' })).json();
-          ws.close();
-          return { secure, token, me, renewed, after, bound: s.bound, changes: eventsNamed('binding') };
-        }, api.url);
-        // If an engine ever lacks a secure context or WebCrypto here, this says so before anything else.
-        assert.deepEqual(r.secure, { isSecureContext: true, subtle: 'function' }, `${engineName}: secure context and crypto.subtle on ${pages.url}`);
-        assert.deepEqual(r.changes, []);
-        assert.equal(r.bound, true);
-        assert.equal(r.me.auth, `DPoP ${r.token}`);
-        assert.equal(r.after.sid, r.me.sid);
-        assert.notEqual(r.renewed, r.token);
-
-        const key = await inspectKey(page, api.url);
-        assert.deepEqual(key, { extractable: false, algorithm: 'P-256', usages: ['sign'], exported: 'InvalidAccessError' });
-
-        // Every request the page made carried a proof by one key, whose thumbprint the session is bound to.
-        const calls = await page.evaluate(() => captured);
-        assert.deepEqual(
-          calls.map((c) => [c.method, new URL(c.url).pathname, c.authorization?.split(' ')[0] ?? null, !!c.dpop]),
-          [
-            ['POST', '/session/token', null, true],
-            ['GET', '/api/me', 'DPoP', true],
-            ['POST', '/session/token', 'DPoP', true],
-            ['POST', '/api/inc', 'DPoP', true],
-          ],
-        );
-        const thumbprints = new Set(calls.map((c) => thumbprintOf(c.dpop!)));
-        assert.equal(thumbprints.size, 1);
-        assert.equal(await storedJkt(r.me.sid), [...thumbprints][0]);
-        assert.deepEqual(
-          calls.map((c) => [claims(c.dpop!).htm, claims(c.dpop!).htu]),
-          calls.map((c) => [c.method, c.url]),
-        );
-
-        const up = api.upgrades[first]!;
-        assert.equal(up.offered.length, 3);
-        assert.deepEqual(up.offered.slice(0, 2), [SUBPROTOCOL, BEARER_PREFIX + r.token]);
-        const wsProof = up.offered[2]!.slice(DPOP_PREFIX.length);
-        assert.deepEqual([claims(wsProof).htm, claims(wsProof).htu], ['GET', `${api.url.replace('http', 'ws')}/ws`]);
-        assert.equal(thumbprintOf(wsProof), [...thumbprints][0]);
-        assert.equal(up.selected, SUBPROTOCOL, 'the proof is never echoed');
+        const token = await page.evaluate((url) => start({ url }).ready(), api.url);
+        await fn(page, token);
       },
-      hookFetch,
+      init,
     );
+
+  /** In the page: the session's GET /api/me, and the session id it answers. */
+  const sidOf = (page: Page) => page.evaluate(async () => (await (await session.fetch('/api/me')).json()).sid as string);
+
+  /**
+   * Reload the page and start its session again: what its first GET /api/me answers, the events of the new page,
+   * and how many token requests (POST) the start made.
+   */
+  const restart = async (page: Page) => {
+    await page.reload();
+    const posts = api.tokenRequests.POST;
+    const r = await page.evaluate(async (url) => {
+      const s = start({ url });
+      await s.ready();
+      const res = await s.fetch('/api/me');
+      // Let any renewal still in flight land before counting.
+      await new Promise((r) => setTimeout(r, 300));
+      return { status: res.status, me: await res.json(), bound: s.bound, expired: eventsNamed('expired').length, errors: eventsNamed('error') };
+    }, api.url);
+    return { ...r, tokenPosts: api.tokenRequests.POST - posts };
+  };
+
+  test('bound fetch, websocket and renewal; the key is non-extractable, and the server holds its thumbprint', async () => {
+    await readyPage(pages.url, async (page, token) => {
+      const first = api.upgrades.length;
+      const r = await page.evaluate(async () => {
+        const secure = { isSecureContext, subtle: typeof crypto.subtle?.sign };
+        const me = await (await session.fetch('/api/me')).json();
+        const ws = openSocket('/ws');
+        await new Promise((r) => ws.addEventListener('open', r));
+        ws.send('hi');
+        await new Promise((r) => ws.addEventListener('message', r));
+        const renewed = await session.renew();
+        const after = await (await session.fetch('/api/inc', { method: 'POST' })).json();
+        ws.close();
+        return { secure, me, renewed, after, bound: session.bound, changes: eventsNamed('binding') };
+      });
+      // If an engine ever lacks a secure context or WebCrypto here, this says so before anything else.
+      assert.deepEqual(r.secure, { isSecureContext: true, subtle: 'function' }, `${engineName}: secure context and crypto.subtle on ${pages.url}`);
+      assert.deepEqual(r.changes, []);
+      assert.equal(r.bound, true);
+      assert.equal(r.me.auth, `DPoP ${token}`);
+      assert.equal(r.after.sid, r.me.sid);
+      assert.notEqual(r.renewed, token);
+
+      const key = await inspectKey(page, api.url);
+      assert.deepEqual(key, { extractable: false, algorithm: 'P-256', usages: ['sign'], exported: 'InvalidAccessError' });
+
+      // Every request the page made carried a proof by one key, whose thumbprint the session is bound to.
+      const calls = await page.evaluate(() => captured);
+      assert.deepEqual(
+        calls.map((c) => [c.method, new URL(c.url).pathname, c.authorization?.split(' ')[0] ?? null, !!c.dpop]),
+        [
+          ['POST', '/session/token', null, true],
+          ['GET', '/api/me', 'DPoP', true],
+          ['POST', '/session/token', 'DPoP', true],
+          ['POST', '/api/inc', 'DPoP', true],
+        ],
+      );
+      const thumbprints = new Set(calls.map((c) => thumbprintOf(c.dpop!)));
+      assert.equal(thumbprints.size, 1);
+      assert.equal(await storedJkt(r.me.sid), [...thumbprints][0]);
+      assert.deepEqual(
+        calls.map((c) => [claims(c.dpop!).htm, claims(c.dpop!).htu]),
+        calls.map((c) => [c.method, c.url]),
+      );
+
+      const up = api.upgrades[first]!;
+      assert.equal(up.offered.length, 3);
+      assert.deepEqual(up.offered.slice(0, 2), [SUBPROTOCOL, BEARER_PREFIX + token]);
+      const wsProof = up.offered[2]!.slice(DPOP_PREFIX.length);
+      assert.deepEqual([claims(wsProof).htm, claims(wsProof).htu], ['GET', `${api.url.replace('http', 'ws')}/ws`]);
+      assert.equal(thumbprintOf(wsProof), [...thumbprints][0]);
+      assert.equal(up.selected, SUBPROTOCOL, 'the proof is never echoed');
+    });
   });
 
   test('a token and even a proof copied out of the page are refused when replayed from Node (401 / 4401)', async () => {
-    await inFreshContext(
-      browser,
-      pages.url,
-      async ({ open }) => {
-        const page = await open();
-        const first = api.upgrades.length;
-        const token = await page.evaluate(async (url) => {
-          const s = start({ url });
-          await s.ready();
-          await s.fetch('/api/me');
-          const ws = openSocket('/ws');
-          await new Promise((r) => ws.addEventListener('open', r));
-          return s.token!;
-        }, api.url);
-        const seen = (await page.evaluate(() => captured)).find((c) => c.url.endsWith('/api/me'))!;
-        assert.equal(seen.authorization, `DPoP ${token}`);
-        const refused = async (res: Response) => [res.status, res.headers.get('www-authenticate')];
-        const dpopRefusal = [401, 'DPoP algs="ES256", error="invalid_dpop_proof"'];
+    await readyPage(pages.url, async (page) => {
+      const first = api.upgrades.length;
+      const token = await page.evaluate(async () => {
+        await session.fetch('/api/me');
+        const ws = openSocket('/ws');
+        await new Promise((r) => ws.addEventListener('open', r));
+        return session.token!;
+      });
+      const seen = (await page.evaluate(() => captured)).find((c) => c.url.endsWith('/api/me'))!;
+      assert.equal(seen.authorization, `DPoP ${token}`);
+      const refused = async (res: Response) => [res.status, res.headers.get('www-authenticate')];
+      const dpopRefusal = [401, 'DPoP algs="ES256", error="invalid_dpop_proof"'];
 
-        // The token alone, as a Bearer and as DPoP without a proof.
-        assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })), dpopRefusal);
-        assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `DPoP ${token}` } })), dpopRefusal);
-        // The token with the proof the page sent: already used (jti), and for one method and URL only.
-        assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `DPoP ${token}`, dpop: seen.dpop! } })), dpopRefusal);
-        assert.deepEqual(
-          await refused(await fetch(`${api.url}/api/inc`, { method: 'POST', headers: { authorization: `DPoP ${token}`, dpop: seen.dpop! } })),
-          dpopRefusal,
-        );
-        // Nor can it renew: the token endpoint wants a proof by the bound key.
-        const renewal = await fetch(`${api.url}/session/token`, { method: 'POST', headers: { authorization: `DPoP ${token}` } });
-        assert.equal(renewal.status, 401);
-        // Websocket: the token alone, and with the handshake proof the page offered.
-        const offered = api.upgrades[first]!.offered;
-        assert.equal(await nodeHandshake(api, [SUBPROTOCOL, BEARER_PREFIX + token]), 4401);
-        assert.equal(await nodeHandshake(api, offered), 4401);
-        // The page itself goes on working with the same token.
-        assert.equal(await page.evaluate(async () => (await session.fetch('/api/me')).status), 200);
-        assert.equal(await page.evaluate(() => session.token), token);
-      },
-      hookFetch,
-    );
+      // The token alone, as a Bearer and as DPoP without a proof.
+      assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })), dpopRefusal);
+      assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `DPoP ${token}` } })), dpopRefusal);
+      // The token with the proof the page sent: already used (jti), and for one method and URL only.
+      assert.deepEqual(await refused(await fetch(`${api.url}/api/me`, { headers: { authorization: `DPoP ${token}`, dpop: seen.dpop! } })), dpopRefusal);
+      assert.deepEqual(
+        await refused(await fetch(`${api.url}/api/inc`, { method: 'POST', headers: { authorization: `DPoP ${token}`, dpop: seen.dpop! } })),
+        dpopRefusal,
+      );
+      // Nor can it renew: the token endpoint wants a proof by the bound key.
+      const renewal = await fetch(`${api.url}/session/token`, { method: 'POST', headers: { authorization: `DPoP ${token}` } });
+      assert.equal(renewal.status, 401);
+      // Websocket: the token alone, and with the handshake proof the page offered.
+      const offered = api.upgrades[first]!.offered;
+      assert.equal(await nodeHandshake(api, [SUBPROTOCOL, BEARER_PREFIX + token]), 4401);
+      assert.equal(await nodeHandshake(api, offered), 4401);
+      // The page itself goes on working with the same token.
+      assert.equal(await page.evaluate(async () => (await session.fetch('/api/me')).status), 200);
+      assert.equal(await page.evaluate(() => session.token), token);
+    });
   });
 
   test('two tabs started at once share one key (one thumbprint); the second never makes its own', async () => {
@@ -246,26 +268,22 @@ describeEngines('device binding', {}, (engineName) => {
   });
 
   test('no crypto.subtle (removed before any page script): unbound and working, one binding event', async () => {
-    await inFreshContext(
-      browser,
+    await readyPage(
       pages.url,
-      async ({ open }) => {
-        const page = await open();
+      async (page, token) => {
         const first = api.upgrades.length;
-        const r = await page.evaluate(async (url) => {
-          const s = start({ url });
-          const token = await s.ready();
-          const me = await (await s.fetch('/api/me')).json();
+        const r = await page.evaluate(async () => {
+          const me = await (await session.fetch('/api/me')).json();
           const ws = openSocket('/ws');
           await new Promise((r) => ws.addEventListener('open', r));
           ws.close();
-          return { subtle: typeof crypto.subtle, token, me, bound: s.bound, changes: eventsNamed('binding') };
-        }, api.url);
+          return { subtle: typeof crypto.subtle, me, bound: session.bound, changes: eventsNamed('binding') };
+        });
         assert.equal(r.subtle, 'undefined');
         assert.equal(r.bound, false);
         assert.deepEqual(r.changes, [{ bound: false, reason: 'unsupported', error: null }]);
-        assert.equal(r.me.auth, `Bearer ${r.token}`);
-        assert.deepEqual(api.upgrades[first]!.offered, [SUBPROTOCOL, BEARER_PREFIX + r.token]);
+        assert.equal(r.me.auth, `Bearer ${token}`);
+        assert.deepEqual(api.upgrades[first]!.offered, [SUBPROTOCOL, BEARER_PREFIX + token]);
         assert.equal(await storedJkt(r.me.sid), undefined);
       },
       () => {
@@ -276,73 +294,36 @@ describeEngines('device binding', {}, (engineName) => {
   });
 
   test('the key deleted from IndexedDB (no cookie to rebind): after a reload, one new session, bound to a new key; no loop', async () => {
-    await inFreshContext(
-      browser,
-      pages.url,
-      async ({ open }) => {
-        const page = await open();
-        const before = await page.evaluate(async (url) => {
-          const s = start({ url });
-          await s.ready();
-          return (await (await s.fetch('/api/me')).json()).sid as string;
-        }, api.url);
-        const oldKey = thumbprintOf((await page.evaluate(() => captured))[0]!.dpop!);
-        await deleteKey(page, api.url);
-        await page.reload();
-        const posts = api.tokenRequests.POST;
-        const r = await page.evaluate(async (url) => {
-          const s = start({ url });
-          await s.ready();
-          const res = await s.fetch('/api/me');
-          // Let any renewal still in flight land before counting.
-          await new Promise((r) => setTimeout(r, 300));
-          return { status: res.status, me: await res.json(), bound: s.bound, expired: eventsNamed('expired').length, errors: eventsNamed('error') };
-        }, api.url);
-        assert.equal(r.status, 200);
-        assert.notEqual(r.me.sid, before, 'a new session: nothing could rebind the old one to a new key');
-        assert.equal(r.expired, 1);
-        assert.deepEqual(r.errors, []);
-        assert.equal(r.bound, true);
-        // The renewal with the token (refused: a proof by another key, no cookie), then one without it.
-        assert.equal(api.tokenRequests.POST, posts + 2);
-        const newKey = thumbprintOf((await page.evaluate(() => captured)).at(-1)!.dpop!);
-        assert.notEqual(newKey, oldKey);
-        assert.equal(await storedJkt(r.me.sid), newKey);
-      },
-      hookFetch,
-    );
+    await readyPage(pages.url, async (page) => {
+      const before = await sidOf(page);
+      const oldKey = thumbprintOf((await page.evaluate(() => captured))[0]!.dpop!);
+      await deleteKey(page, api.url);
+      const r = await restart(page);
+      assert.equal(r.status, 200);
+      assert.notEqual(r.me.sid, before, 'a new session: nothing could rebind the old one to a new key');
+      assert.equal(r.expired, 1);
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.bound, true);
+      // The renewal with the token (refused: a proof by another key, no cookie), then one without it.
+      assert.equal(r.tokenPosts, 2);
+      const newKey = thumbprintOf((await page.evaluate(() => captured)).at(-1)!.dpop!);
+      assert.notEqual(newKey, oldKey);
+      assert.equal(await storedJkt(r.me.sid), newKey);
+    });
   });
 
   test('the key deleted, same origin (the cookie names the session): rebound to a new key, same session, one token request', async () => {
-    await inFreshContext(
-      browser,
-      api.url,
-      async ({ open }) => {
-        const page = await open();
-        const before = await page.evaluate(async (url) => {
-          const s = start({ url });
-          await s.ready();
-          return (await (await s.fetch('/api/me')).json()).sid as string;
-        }, api.url);
-        const oldKey = await storedJkt(before);
-        await deleteKey(page, api.url);
-        await page.reload();
-        const posts = api.tokenRequests.POST;
-        const r = await page.evaluate(async (url) => {
-          const s = start({ url });
-          await s.ready();
-          const res = await s.fetch('/api/me');
-          await new Promise((r) => setTimeout(r, 300));
-          return { status: res.status, me: await res.json(), expired: eventsNamed('expired').length };
-        }, api.url);
-        assert.equal(r.status, 200);
-        assert.equal(r.me.sid, before);
-        assert.equal(r.expired, 0);
-        assert.equal(api.tokenRequests.POST, posts + 1);
-        const newKey = await storedJkt(before);
-        assert.ok(newKey && newKey !== oldKey);
-      },
-      hookFetch,
-    );
+    await readyPage(api.url, async (page) => {
+      const before = await sidOf(page);
+      const oldKey = await storedJkt(before);
+      await deleteKey(page, api.url);
+      const r = await restart(page);
+      assert.equal(r.status, 200);
+      assert.equal(r.me.sid, before);
+      assert.equal(r.expired, 0);
+      assert.equal(r.tokenPosts, 1);
+      const newKey = await storedJkt(before);
+      assert.ok(newKey && newKey !== oldKey);
+    });
   });
 });
