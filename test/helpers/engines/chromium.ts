@@ -4,8 +4,15 @@ import { CHROMIUM_ARGS, engineExecutable } from '../env.ts';
 import { drivenContext } from './driven-page.ts';
 import type { Engine } from './types.ts';
 
-/** Chromium's own report of a network failure (a 401, a refused socket): the browser's, not the page's. */
-const NETWORK_REPORT = /Failed to load resource|WebSocket connection to/;
+/**
+ * Chromium's own report of a network failure (a 401, a refused socket): the browser's, not the page's. Only the
+ * shapes it prints, from the start of the text, so a page's own error that merely mentions these words still fails:
+ * `Failed to load resource: the server responded with a status of 401 (Unauthorized)`,
+ * `Failed to load resource: net::ERR_CONNECTION_REFUSED`,
+ * `WebSocket connection to 'ws://127.0.0.1:8080/ws' failed: Error in connection establishment: net::ERR_…`.
+ */
+const NETWORK_REPORT =
+  /^(?:Failed to load resource: (?:the server responded with a status of \d{3} \(|net::ERR_[A-Z_]+$)|WebSocket connection to 'wss?:\/\/[^']*' failed(?:: |$))/;
 
 export async function launchChromium(): Promise<Engine> {
   const browser = await playwright.launch({ executablePath: engineExecutable('chromium')!, args: CHROMIUM_ARGS });
