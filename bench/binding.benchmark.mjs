@@ -11,23 +11,15 @@ import express from 'express';
 import { compare } from './lib/measure.mjs';
 import { cpuDuring, startLoadgen } from './lib/load.mjs';
 import { fakeRequest, fakeResponse } from './lib/fake-request.mjs';
-import { notRun, pick, report } from './lib/report.mjs';
-import { close, listen, loadServer, newSession } from './lib/server-setup.mjs';
+import { pick, report } from './lib/report.mjs';
+import { close, listen, serverOrNotRun, newSession } from './lib/server-setup.mjs';
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const N = pick(200, 20);
 const WARMUP = 3;
 const RUNS = pick(21, 3);
 
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  notRun('server.bound-request', err.message);
-  notRun('server.bound-handshake', err.message);
-  notRun('server.bound-request-http', err.message);
-  process.exit(0);
-}
+const mod = await serverOrNotRun(['server.bound-request', 'server.bound-handshake', 'server.bound-request-http']);
 const { hybridSession } = mod;
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { compare } from './lib/measure.mjs';
 import { notRun, pick, report } from './lib/report.mjs';
-import { close, listen, loadServer } from './lib/server-setup.mjs';
+import { close, listen, serverOrNotRun } from './lib/server-setup.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const ROWS = ['client.fetch', 'client.ready-indexeddb', 'client.ready-localstorage', 'client.storage-reads'];
@@ -33,12 +33,7 @@ try {
   bail('dist/hybrid-session.umd.min.js not built');
 }
 if (!/createSession/.test(umd)) bail('the UMD build has no createSession yet (src/client not written)');
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  bail(err.message);
-}
+const mod = await serverOrNotRun(ROWS);
 const idbKeyvalUmd = readFileSync(join(root, 'node_modules/idb-keyval/dist/umd.js'), 'utf8');
 
 // ---- server ------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { notRun, pick, report } from './lib/report.mjs';
-import { close, listen, loadServer, redisStore } from './lib/server-setup.mjs';
+import { close, listen, serverOrNotRun, redisStore } from './lib/server-setup.mjs';
 
 const REQUESTS = pick(100_000, 2_000);
 const REDIS_REQUESTS = pick(2_000, 100);
@@ -17,14 +17,7 @@ const DEADLINE_MS = 150_000;
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const FLOOD_CLIENT = new URL('../test/attack/flood-client.mjs', import.meta.url);
 
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  notRun('attack.token-flood', err.message);
-  notRun('attack.token-flood-redis', err.message);
-  process.exit(0);
-}
+const mod = await serverOrNotRun(['attack.token-flood', 'attack.token-flood-redis']);
 
 function flood(url, count) {
   return new Promise((resolve, reject) => {

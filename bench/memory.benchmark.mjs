@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { countingStore } from './lib/counting-store.mjs';
 import { fakeRequest, fakeResponse } from './lib/fake-request.mjs';
 import { notRun, pick, report } from './lib/report.mjs';
-import { loadServer, storeCall } from './lib/server-setup.mjs';
+import { serverOrNotRun, storeCall } from './lib/server-setup.mjs';
 
 const SESSIONS = pick(100_000, 2_000);
 const FORGED = pick(1_000_000, 20_000);
@@ -16,13 +16,7 @@ if (typeof global.gc !== 'function') {
   notRun('server.memory', 'needs node --expose-gc (bench/run.mjs passes it)');
   process.exit(0);
 }
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  notRun('server.memory', err.message);
-  process.exit(0);
-}
+const mod = await serverOrNotRun(['server.memory']);
 const { signToken } = await import('../src/server/credentials/token.ts');
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');

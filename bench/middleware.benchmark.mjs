@@ -10,21 +10,14 @@ import { cpuDuring, startLoadgen } from './lib/load.mjs';
 import { notRun, pick, report } from './lib/report.mjs';
 import { fakeRequest } from './lib/fake-request.mjs';
 import { summarize } from './lib/stats.mjs';
-import { close, listen, loadServer, newSession, redisStore, storeCall } from './lib/server-setup.mjs';
+import { close, listen, serverOrNotRun, newSession, redisStore, storeCall } from './lib/server-setup.mjs';
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const N = pick(500, 50);
 const CONCURRENCY = 4;
 const RUNS = pick(25, 3);
 
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  notRun('server.bearer-request', err.message);
-  notRun('server.bearer-request-redis', err.message);
-  process.exit(0);
-}
+const mod = await serverOrNotRun(['server.bearer-request', 'server.bearer-request-redis']);
 const { hybridSession } = mod;
 const loadgen = startLoadgen();
 

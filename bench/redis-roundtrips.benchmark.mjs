@@ -8,17 +8,16 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { notRun, report } from './lib/report.mjs';
-import { close, listen, loadServer } from './lib/server-setup.mjs';
+import { close, listen, serverOrNotRun } from './lib/server-setup.mjs';
 import { startRedisCounter } from './lib/redis-counter.mjs';
 
 const ROW = 'server.redis-round-trips';
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const REPEAT = 20;
 
-let mod;
+const mod = await serverOrNotRun([ROW]);
 let redis;
 try {
-  mod = await loadServer();
   const { noRedis } = await import('../test/helpers/env.ts');
   if (noRedis) throw new Error(noRedis);
   const { startRedis } = await import('../test/helpers/redis-server.ts');

@@ -10,20 +10,13 @@ import { compare } from './lib/measure.mjs';
 import { cpuDuring, startLoadgen } from './lib/load.mjs';
 import { summarize } from './lib/stats.mjs';
 import { notRun, pick, report } from './lib/report.mjs';
-import { close, listen, loadServer, newSession, redisStore } from './lib/server-setup.mjs';
+import { close, listen, serverOrNotRun, newSession, redisStore } from './lib/server-setup.mjs';
 
 const SECRET = 'bench-secret-' + randomBytes(24).toString('hex');
 const N = pick(200, 20);
 const CONCURRENCY = 4;
 
-let mod;
-try {
-  mod = await loadServer();
-} catch (err) {
-  notRun('server.ws-handshake', err.message);
-  notRun('server.ws-handshake-redis', err.message);
-  process.exit(0);
-}
+const mod = await serverOrNotRun(['server.ws-handshake', 'server.ws-handshake-redis']);
 const { hybridSession, SUBPROTOCOL = 'hybrid-session' } = mod;
 const loadgen = startLoadgen();
 const servers = [];

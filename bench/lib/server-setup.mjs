@@ -1,6 +1,7 @@
 // What every server bench needs: the built shim (or a clear "not run" reason), a real session made through the
 // token endpoint, and real redis-server / connect-redis stores.
 import { createServer } from 'node:http';
+import { notRun } from './report.mjs';
 
 /** dist/server/index.js's hybridSession, or throws an Error whose message is the "not run" reason. */
 export async function loadServer() {
@@ -12,6 +13,19 @@ export async function loadServer() {
   }
   if (typeof mod.hybridSession !== 'function') throw new Error('dist/server/index.js has no hybridSession export yet');
   return mod;
+}
+
+/**
+ * A server script's opening: loadServer()'s module, or else each of its rows `ids` reported "not run" with the
+ * reason, and the script ends there (exit 0: an unbuilt shim is the rows' reason, not a failed bench).
+ */
+export async function serverOrNotRun(ids) {
+  try {
+    return await loadServer();
+  } catch (err) {
+    for (const id of ids) notRun(id, err.message);
+    process.exit(0);
+  }
 }
 
 export function listen(handler) {
