@@ -25,6 +25,18 @@ function counted() {
 const get = (store: MemoryStore, sid: string) => new Promise<any>((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
 const set = (store: MemoryStore, sid: string, s: unknown) => new Promise<void>((resolve, reject) => store.set(sid, s as never, (err) => (err ? reject(err) : resolve())));
 
+/** A test app on a fresh counted store, stopped (and the store's sweep closed) whatever the test does. */
+async function withCountedApp(fn: (store: ReturnType<typeof counted>, app: Awaited<ReturnType<typeof startApp>>) => Promise<void>): Promise<void> {
+  const store = counted();
+  const app = await startApp({ store });
+  try {
+    await fn(store, app);
+  } finally {
+    await app.stop();
+    store.close();
+  }
+}
+
 async function bearerGet(url: string, token: string): Promise<string> {
   const res = await fetch(url + '/', { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
@@ -33,9 +45,7 @@ async function bearerGet(url: string, token: string): Promise<string> {
 
 describe('store round trips per operation', () => {
   test('a bearer request on a session in use reads the store once and touches it only when that moves its expiry by touchInterval', async () => {
-    const store = counted();
-    const app = await startApp({ store });
-    try {
+    await withCountedApp(async (store, app) => {
       const { token } = await getToken(app.url);
       const sid = await bearerGet(app.url, token); // first use: promotes the provisional session (a write)
       store.reset();
@@ -54,30 +64,20 @@ describe('store round trips per operation', () => {
       assert.deepEqual(store.calls, { get: 2, set: 0, destroy: 0, touch: 1, compareAndSet: 0 });
       const after = new Date((await get(store, sid)).cookie.expires).getTime();
       assert.ok(after >= lagging + touchInterval, 'the touch moved the stored expiry forward: the session keeps sliding');
-    } finally {
-      await app.stop();
-      store.close();
-    }
+    });
   });
 
   test('the first request of a provisional session writes from its one read (one compare-and-set, no second read, no touch)', async () => {
-    const store = counted();
-    const app = await startApp({ store });
-    try {
+    await withCountedApp(async (store, app) => {
       const { token } = await getToken(app.url);
       store.reset();
       await bearerGet(app.url, token);
       assert.deepEqual(store.calls, { get: 1, set: 0, destroy: 0, touch: 0, compareAndSet: 1 });
-    } finally {
-      await app.stop();
-      store.close();
-    }
+    });
   });
 
   test('a handshake on a session in use reads the store once and writes nothing', async () => {
-    const store = counted();
-    const app = await startApp({ store });
-    try {
+    await withCountedApp(async (store, app) => {
       const { token } = await getToken(app.url);
       await bearerGet(app.url, token);
       store.reset();
@@ -88,9 +88,6 @@ describe('store round trips per operation', () => {
         await c.closed;
       }
       assert.deepEqual(store.calls, { get: 5, set: 0, destroy: 0, touch: 0, compareAndSet: 0 });
-    } finally {
-      await app.stop();
-      store.close();
-    }
+    });
   });
 });
