@@ -217,6 +217,11 @@ interface PublicKeyEntry {
  * and validation — costs as much as the ECDSA verify itself). Only headers that passed every check are kept.
  */
 const HEADER_CACHE_MAX = 10_000;
+/**
+ * `ath` by token: a client presents the same token on every request until it renews, and the hash (public: anyone
+ * holding the token can compute it) is one more SHA-256 per request otherwise.
+ */
+const ATH_CACHE_MAX = 10_000;
 
 interface ProofHeader {
   typ?: unknown;
@@ -249,6 +254,7 @@ export class ProofVerifier {
   readonly #replay: ReplayCache;
   readonly #now: () => number;
   readonly #headers = new Map<string, PublicKeyEntry>();
+  readonly #aths = new Map<string, string>();
 
   constructor(options: ProofVerifierOptions) {
     this.maxAge = options.maxAge ?? DEFAULT_PROOF_MAX_AGE;
@@ -300,6 +306,16 @@ export class ProofVerifier {
     return entry;
   }
 
+  #athOf(token: string): string {
+    let ath = this.#aths.get(token);
+    if (ath === undefined) {
+      ath = accessTokenHash(token);
+      if (this.#aths.size >= ATH_CACHE_MAX) this.#aths.delete(this.#aths.keys().next().value!);
+      this.#aths.set(token, ath);
+    }
+    return ath;
+  }
+
   /** RFC 9449 §4.3, every check but the binding (the caller compares `thumbprint` with the session's). */
   verify(proof: unknown, expect: ProofExpectation): ProofResult {
     if (proof === undefined || proof === '') return refuse('missing', 'a DPoP proof is required');
@@ -338,7 +354,7 @@ export class ProofVerifier {
     }
 
     if (expect.token !== undefined) {
-      if (ath !== accessTokenHash(expect.token)) return refuse('ath', 'the DPoP proof was made for another token');
+      if (ath !== this.#athOf(expect.token)) return refuse('ath', 'the DPoP proof was made for another token');
     }
 
     if (s.length !== SIG_CHARS) return refuse('signature', 'the DPoP proof\'s signature is not valid');
