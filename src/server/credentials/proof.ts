@@ -16,7 +16,7 @@
  * hand-written here is parsing and comparing; the cryptography (point validation, ECDSA) is node:crypto's.
  */
 import { createHash, createHmac, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { DPOP_ALG, DPOP_TYP } from '../../shared/protocol.js';
+import { DPOP_ALG, DPOP_TYP, TOKEN_MAX_LENGTH } from '../../shared/protocol.js';
 
 /** A proof is a few hundred characters (header with the jwk ≈ 250, claims ≈ 150 + the URL): 4 KiB bounds parsing. */
 export const PROOF_MAX_LENGTH = 4096;
@@ -214,14 +214,24 @@ interface PublicKeyEntry {
 /**
  * Accepted proof headers, by their base64url text: a device signs every proof with the same key, so it sends the same
  * header every time, and a hit skips decoding it, its checks and the key's import (importing a JWK — point decoding
- * and validation — costs as much as the ECDSA verify itself). Only headers that passed every check are kept.
+ * and validation — costs as much as the ECDSA verify itself). Only headers that passed every check are kept, and only
+ * of the size a client sends (ours: ~200 characters): a header may carry members nobody reads, and 10,000 padded ones
+ * must not hold 40 MB.
  */
-const HEADER_CACHE_MAX = 10_000;
+const HEADER_CACHE = { entries: 10_000, keyLength: 512 };
 /**
  * `ath` by token: a client presents the same token on every request until it renews, and the hash (public: anyone
- * holding the token can compute it) is one more SHA-256 per request otherwise.
+ * holding the token can compute it) is one more SHA-256 per request otherwise. Only tokens of a length the server
+ * issues are kept: the token endpoint hands over the raw bearer before anyone has judged it.
  */
-const ATH_CACHE_MAX = 10_000;
+const ATH_CACHE = { entries: 10_000, keyLength: TOKEN_MAX_LENGTH };
+
+/** A bounded cache's insert: the oldest entry goes when full; a key longer than the cache's limit is not kept. */
+function remember<V>(cache: Map<string, V>, limits: { entries: number; keyLength: number }, key: string, value: V): void {
+  if (key.length > limits.keyLength) return;
+  if (cache.size >= limits.entries) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+}
 
 interface ProofHeader {
   typ?: unknown;
@@ -268,6 +278,11 @@ export class ProofVerifier {
     return this.#replay.size;
   }
 
+  /** Entries in the header and ath caches (for the memory bound's tests). */
+  get cached(): { headers: number; tokens: number } {
+    return { headers: this.#headers.size, tokens: this.#aths.size };
+  }
+
   #publicKey(jwk: unknown): PublicKeyEntry | null {
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return null;
     const k = jwk as Record<string, unknown>;
@@ -301,8 +316,7 @@ export class ProofVerifier {
     if (header.crit !== undefined) return refuse('crit', 'the DPoP proof names critical header parameters');
     const entry = this.#publicKey(header.jwk);
     if (!entry) return refuse('jwk', 'the DPoP proof\'s jwk must be a public EC P-256 key');
-    if (this.#headers.size >= HEADER_CACHE_MAX) this.#headers.delete(this.#headers.keys().next().value!);
-    this.#headers.set(h, entry);
+    remember(this.#headers, HEADER_CACHE, h, entry);
     return entry;
   }
 
@@ -310,8 +324,7 @@ export class ProofVerifier {
     let ath = this.#aths.get(token);
     if (ath === undefined) {
       ath = accessTokenHash(token);
-      if (this.#aths.size >= ATH_CACHE_MAX) this.#aths.delete(this.#aths.keys().next().value!);
-      this.#aths.set(token, ath);
+      remember(this.#aths, ATH_CACHE, token, ath);
     }
     return ath;
   }

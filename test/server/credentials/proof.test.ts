@@ -167,6 +167,25 @@ describe('DPoP nonce', () => {
   });
 });
 
+describe('what the verifier caches stays small', () => {
+  test('padded headers and overlong tokens are judged as always but not remembered; a client\'s own are', () => {
+    const v = verifier();
+    const expect = { htm: 'GET', htu: HTU, token: TOKEN };
+    assert.equal(v.verify(makeProof(key, expect), expect).ok, true);
+    assert.deepEqual(v.cached, { headers: 1, tokens: 1 });
+    // A header may carry members nobody reads: padded to ~3 KB it still verifies, and 10,000 of them must not stay.
+    for (let i = 0; i < 200; i++) {
+      assert.equal(v.verify(makeProof(key, { ...expect, header: { pad: `${i}`.padEnd(2000, 'x') } }), expect).ok, true);
+    }
+    // The token endpoint hands the verifier the raw bearer before anything judges it: a forged one may be long.
+    for (let i = 0; i < 200; i++) {
+      const long = `${TOKEN}${i}`.padEnd(3000, 'A');
+      assert.equal(v.verify(makeProof(key, { ...expect, token: long }), { ...expect, token: long }).ok, true);
+    }
+    assert.deepEqual(v.cached, { headers: 1, tokens: 1 });
+  });
+});
+
 describe('jti memory is bounded', () => {
   test('a flood of fresh signed proofs never holds more than two generations', () => {
     const v = verifier(undefined, 50);
