@@ -6,10 +6,8 @@
 //   node bench/profile-bound-request.mjs [bound|bearer] [n] [out.cpuprofile | -]
 //   node bench/lib/cpuprofile-top.mjs out.cpuprofile
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import express from 'express';
-import { cpuDuring, startLoadgen } from './lib/load.mjs';
+import { profileDuring, startLoadgen } from './lib/load.mjs';
 import { close, listen, loadServer, newSession } from './lib/server-setup.mjs';
 
 const which = process.argv[2] ?? 'bound';
@@ -41,6 +39,10 @@ const answer = await fetch(tokenUrl, { method: 'POST', headers: { dpop: proof('P
 const bound = (await answer.json()).token;
 const { token: bearer } = await newSession(hs, url);
 let batches = 0;
+/**
+ * A batch of `size` requests, returned untimed: the proofs (one per request) reach the load generator first, so the
+ * timed or profiled part is the requests alone.
+ */
 async function batch(size) {
   let each;
   if (which === 'bound') {
@@ -48,24 +50,12 @@ async function batch(size) {
     await loadgen.stash(each, Array.from({ length: size }, () => ({ dpop: proof('GET', `${url}/n`, bound) })));
   }
   const headers = { authorization: which === 'bound' ? `DPoP ${bound}` : `Bearer ${bearer}` };
-  return cpuDuring(() => loadgen.http({ url: url + '/n', headers, n: size, concurrency: 4, each }));
+  return () => loadgen.http({ url: url + '/n', headers, n: size, concurrency: 4, each });
 }
 
-await batch(1000); // warm-up: JIT, pools
-const inspector = out === '-' ? undefined : new Session();
-if (inspector) {
-  inspector.connect();
-  await inspector.post('Profiler.enable');
-  await inspector.post('Profiler.setSamplingInterval', { interval: 100 });
-  await inspector.post('Profiler.start');
-}
-const { cpuUs, result } = await batch(n);
-if (inspector) {
-  const { profile } = await inspector.post('Profiler.stop');
-  writeFileSync(out, JSON.stringify(profile));
-  inspector.disconnect();
-}
-console.log(`${which}: ${n} requests, ${JSON.stringify(result.statuses)}, ${(cpuUs / n).toFixed(0)} µs server CPU each${inspector ? ' (profiled)' : ''}; ${out}`);
+await (await batch(1000))(); // warm-up: JIT, pools
+const { cpuUs, result } = await profileDuring(out, await batch(n));
+console.log(`${which}: ${n} requests, ${JSON.stringify(result.statuses)}, ${(cpuUs / n).toFixed(0)} µs server CPU each${out === '-' ? '' : ' (profiled)'}; ${out}`);
 await loadgen.stop();
 hs.close();
 await close(server);

@@ -12,9 +12,7 @@
 // moves ±20% on a shared VM, so alternate them: a single pair says little).
 import { WebSocketServer } from 'ws';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { cpuDuring, startLoadgen } from './lib/load.mjs';
+import { profileDuring, startLoadgen } from './lib/load.mjs';
 import { close, listen, loadServer, newSession } from './lib/server-setup.mjs';
 
 const which = process.argv[2] ?? 'ours';
@@ -47,21 +45,8 @@ else if (which === 'floor') {
 const loadgen = startLoadgen();
 const target = { url: url.replace('http', 'ws') + '/ws', protocols: [SUBPROTOCOL, `hybrid-session.bearer.${token}`], concurrency: 4 };
 await loadgen.ws({ ...target, n: Number(process.env.WARMUP ?? 1000) }); // warm-up: JIT, pools
-// out '-': no profile (e.g. under `valgrind --tool=callgrind`, whose instruction counts do not depend on the load).
-const inspector = out === '-' ? undefined : new Session();
-if (inspector) {
-  inspector.connect();
-  await inspector.post('Profiler.enable');
-  await inspector.post('Profiler.setSamplingInterval', { interval: 100 });
-  await inspector.post('Profiler.start');
-}
-const { cpuUs, result } = await cpuDuring(() => loadgen.ws({ ...target, n }));
-if (inspector) {
-  const { profile } = await inspector.post('Profiler.stop');
-  writeFileSync(out, JSON.stringify(profile));
-  inspector.disconnect();
-}
-console.log(`${which}: ${n} handshakes, ${JSON.stringify(result.outcomes)}, ${(n / (cpuUs / 1e6)).toFixed(0)} per server CPU-s, ${(cpuUs / n).toFixed(0)} µs each (profiled); ${out}`);
+const { cpuUs, result } = await profileDuring(out, () => loadgen.ws({ ...target, n }));
+console.log(`${which}: ${n} handshakes, ${JSON.stringify(result.outcomes)}, ${(n / (cpuUs / 1e6)).toFixed(0)} per server CPU-s, ${(cpuUs / n).toFixed(0)} µs each${out === '-' ? '' : ' (profiled)'}; ${out}`);
 await loadgen.stop();
 hs.close();
 await close(server);
