@@ -252,6 +252,34 @@ describe('logout() and forget()', () => {
     assert.equal(s.token, null);
   });
 
+  test('the session a renewal answered after logout made is ended before renew() settles', async () => {
+    const endpoint = tokenEndpoint();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let hold = false;
+    const deleted: (string | null)[] = [];
+    server.use(
+      http.post(TOKEN_URL, async () => void (hold && (await gate))),
+      http.delete(TOKEN_URL, ({ request }) => {
+        deleted.push(request.headers.get('authorization'));
+        return new HttpResponse(null, { status: 204 });
+      }),
+      ...endpoint.handlers,
+    );
+    const s = createSession({ url: API, storage: 'memory', key: uniqueKey() });
+    await s.ready();
+    hold = true;
+    const renewing = s.renew();
+    await new Promise((r) => setTimeout(r, 20));
+    await s.logout();
+    assert.deepEqual(deleted, ['Bearer v1.tok1']);
+    release();
+    await renewing;
+    // The late answer's token (tok2) was ended by the time renew() settled, not by a DELETE still on its way.
+    assert.deepEqual(deleted, ['Bearer v1.tok1', 'Bearer v1.tok2']);
+    assert.equal(s.token, null);
+  });
+
   test('forget() drops the token here only; ready() then asks for a new one', async () => {
     const endpoint = tokenEndpoint();
     server.use(...endpoint.handlers);
