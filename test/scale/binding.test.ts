@@ -3,29 +3,18 @@
  * thumbprint travels with the session under __hs), over HTTP and websockets; the other process refuses the token as a
  * plain Bearer too. The nonce is derived from the shared secret, so one process's challenge is good on the other.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { noRedis } from '../helpers/env.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { makeProof, newProofKey } from '../helpers/dpop.ts';
-import { bearer, newSecret, startServer, type ServerProcess } from './support.ts';
+import { bearer, useTwoProcesses, type ServerProcess } from './support.ts';
 
 describe('two processes, one Redis: the binding travels with the session', { skip: noRedis }, () => {
-  let redis: RedisServer;
   let a: ServerProcess;
   let b: ServerProcess;
-  const secret = newSecret();
+  useTwoProcesses({}, (p) => ({ a, b } = p));
   const key = newProofKey();
-
-  before(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startServer(redis.url, secret), startServer(redis.url, secret)]);
-  });
-  after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-  });
 
   test('bound on A: B wants the same key\'s proofs, refuses Bearer and other keys, accepts a handshake with a proof', async () => {
     const res = await fetch(`${a.url}/session/token`, { method: 'POST', headers: { dpop: makeProof(key, { htm: 'POST', htu: `${a.url}/session/token` }) } });

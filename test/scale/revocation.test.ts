@@ -3,21 +3,18 @@
  * token endpoint, req.session.destroy(), req.session.regenerate(), or destroy() over a websocket — closes its
  * websockets on process B with 4401 within a second of A's response (the issue's bound: the bus, not B's next touch).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noRedis } from '../helpers/env.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, clientPool, inspector, newSecret, newToken, startServer, until, within, type Client, type ServerProcess } from './support.ts';
+import { bearer, newToken, useTwoProcesses, within, type Client, type ServerProcess } from './support.ts';
 
 /** The issue's "within a second"; measured from A's response, so process start-up and the handshake are not in it. */
 const BOUND_MS = 1000;
 
 describe('revocation across processes', { skip: noRedis }, () => {
-  let redis: RedisServer;
   let a: ServerProcess;
   let b: ServerProcess;
-  const secret = newSecret();
-  const { open, closeAll } = clientPool();
+  const { open } = useTwoProcesses({ subscribed: true }, (p) => ({ a, b } = p));
 
   /** A session made on A with two sockets on B and one on A. */
   async function sessionWithSockets() {
@@ -36,21 +33,6 @@ describe('revocation across processes', { skip: noRedis }, () => {
     }
   }
 
-  before(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startServer(redis.url, secret), startServer(redis.url, secret)]);
-    const look = await inspector(redis.url);
-    try {
-      await until(async () => (await look.subscribers()) === 2, 10_000, 'both buses subscribed');
-    } finally {
-      look.close();
-    }
-  });
-  after(async () => {
-    closeAll();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-  });
 
   test('DELETE /session/token on A closes the session\'s websockets on B (and A) with 4401', async () => {
     const { token, onB, onA } = await sessionWithSockets();

@@ -4,12 +4,11 @@
  * generation (the Lua compare-and-set); reuse found on B ends the session's sockets on A (4401) and the session
  * in Redis; the grace is 1 s here (ROTATION_GRACE), and "past the grace" is waited for explicitly, never raced.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { noRedis } from '../helpers/env.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, clientPool, inspector, newSecret, newToken, startServer, until, within, type ServerProcess } from './support.ts';
+import { bearer, newToken, useTwoProcesses, within, type ServerProcess } from './support.ts';
 
 const GRACE_MS = 1000;
 const generationOf = (token: string) => Number(token.split('.')[3]);
@@ -26,28 +25,9 @@ async function data(server: ServerProcess, token: string) {
 }
 
 describe('token rotation across processes (connect-redis)', { skip: noRedis }, () => {
-  let redis: RedisServer;
   let a: ServerProcess;
   let b: ServerProcess;
-  const secret = newSecret();
-  const { open, closeAll } = clientPool();
-
-  before(async () => {
-    redis = await startRedis();
-    const env = { ROTATION_GRACE: String(GRACE_MS) };
-    [a, b] = await Promise.all([startServer(redis.url, secret, env), startServer(redis.url, secret, env)]);
-    const look = await inspector(redis.url);
-    try {
-      await until(async () => (await look.subscribers()) === 2, 10_000, 'both buses subscribed');
-    } finally {
-      look.close();
-    }
-  });
-  after(async () => {
-    closeAll();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-  });
+  const { open } = useTwoProcesses({ env: { ROTATION_GRACE: String(GRACE_MS) }, subscribed: true }, (p) => ({ a, b } = p));
 
   test('20 concurrent renewals of one token, split over A and B: one new generation, all answered with it', async () => {
     const { token } = await newToken(a.url);

@@ -3,28 +3,15 @@
  * websockets; concurrent update()s from 40 clients spread over both land exactly (compare-and-set in Redis);
  * a token logged out on one process is dead on the other.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noRedis } from '../helpers/env.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { bearer, clientPool, newSecret, newToken, startServer, within, type Client, type ServerProcess } from './support.ts';
+import { bearer, newToken, useTwoProcesses, within, type Client, type ServerProcess } from './support.ts';
 
 describe('two processes, one Redis: one session', { skip: noRedis }, () => {
-  let redis: RedisServer;
   let a: ServerProcess;
   let b: ServerProcess;
-  const secret = newSecret();
-  const { open, closeAll } = clientPool();
-
-  before(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startServer(redis.url, secret), startServer(redis.url, secret)]);
-  });
-  after(async () => {
-    closeAll();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-  });
+  const { open } = useTwoProcesses({}, (p) => ({ a, b } = p));
 
   test('a token issued by A is accepted by B, over HTTP and on the websocket handshake', async () => {
     const { token } = await newToken(a.url);

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { createClient } from 'redis';
+import { after, before } from 'node:test';
+import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 
 const FIXTURE = new URL('./fixture-server.ts', import.meta.url).pathname;
 
@@ -227,4 +229,41 @@ export async function relay(targetPort: number) {
       server?.close();
     },
   };
+}
+
+/**
+ * A two-process suite's opening: its own redis-server, processes A and B on it with one secret (and `env`), and with
+ * `subscribed` only once both revocation buses listen; `got` receives them in `before`. `after` terminates the sockets
+ * `open` made, then stops A, B and Redis.
+ */
+export function useTwoProcesses(
+  { env = {}, subscribed = false }: { env?: Record<string, string>; subscribed?: boolean },
+  got: (processes: { a: ServerProcess; b: ServerProcess }) => void,
+): { open(server: ServerProcess, token: string | null): Client } {
+  let redis: RedisServer | undefined;
+  let started: ServerProcess[] = [];
+  const secret = newSecret();
+  const { open, closeAll } = clientPool();
+  before(async () => {
+    redis = await startRedis();
+    // allSettled: a process that started is stopped in `after` even when the other one failed to.
+    const starting = await Promise.allSettled([startServer(redis.url, secret, env), startServer(redis.url, secret, env)]);
+    started = starting.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    for (const s of starting) if (s.status === 'rejected') throw s.reason;
+    if (subscribed) {
+      const look = await inspector(redis.url);
+      try {
+        await until(async () => (await look.subscribers()) === 2, 10_000, 'both buses subscribed');
+      } finally {
+        look.close();
+      }
+    }
+    got({ a: started[0]!, b: started[1]! });
+  });
+  after(async () => {
+    closeAll();
+    await Promise.all(started.map((p) => p.stop()));
+    await redis?.stop();
+  });
+  return { open };
 }
