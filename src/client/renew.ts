@@ -9,9 +9,9 @@
  */
 import type { HybridSessionError } from '../shared/errors.js';
 import type { Binding } from './binding.js';
+import { noop } from './core.js';
 import { tokenRequest } from './endpoint.js';
 import type { SessionEvents } from './events.js';
-import { noop } from './core.js';
 import { later } from './later.js';
 import { withLock } from './lock.js';
 import type { NormalizedOptions } from './options.js';
@@ -120,8 +120,8 @@ export function createRenewal(host: RenewalHost) {
       }
       skew = issued.skew;
       // Logged out meanwhile, or a newer token came in (a login's Session-Token): that one wins, and the session this
-      // answer made is ended before the lock is let go (a sign-in after the logout cannot overtake its DELETE). A
-      // DELETE that fails leaves an empty provisional session to its 15-minute life.
+      // answer names is ended before the lock is let go (a sign-in after the logout cannot overtake its DELETE). If
+      // that DELETE fails, a session the answer had to make anew is empty and lives out its provisional 15 minutes.
       if (at != host.epoch) return tokenRequest(o, host.binding, 'DELETE', issued.token).catch(noop);
       if (host.token != stale) return;
       host.store.hint(issued.storage);

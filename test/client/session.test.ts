@@ -240,9 +240,15 @@ describe('logout() and forget()', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let hold = false;
+    let posted!: () => void;
+    const inFlight = new Promise<void>((r) => (posted = r));
     const deleted: (string | null)[] = [];
     server.use(
-      http.post(TOKEN_URL, async () => void (hold && (await gate))),
+      http.post(TOKEN_URL, async () => {
+        if (!hold) return;
+        posted();
+        await gate;
+      }),
       http.delete(TOKEN_URL, ({ request }) => {
         deleted.push(request.headers.get('authorization'));
         return new HttpResponse(null, { status: 204 });
@@ -253,7 +259,8 @@ describe('logout() and forget()', () => {
     await s.ready();
     hold = true;
     const renewing = s.renew();
-    await new Promise((r) => setTimeout(r, 20));
+    // The renewal's POST has reached the server (not a sleep that a slow machine could outrun) before the logout.
+    await inFlight;
     await s.logout();
     assert.deepEqual(deleted, ['Bearer v1.tok1']);
     release();

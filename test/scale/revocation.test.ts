@@ -33,7 +33,6 @@ describe('revocation across processes', { skip: noRedis }, () => {
     }
   }
 
-
   test('DELETE /session/token on A closes the session\'s websockets on B (and A) with 4401', async () => {
     const { token, onB, onA } = await sessionWithSockets();
     const res = await fetch(`${a.url}/session/token`, { method: 'DELETE', headers: bearer(token) });
