@@ -1,7 +1,7 @@
 /**
  * Shared by the scale-out tests: server processes (fixture-server.ts) started as real children and stopped by pid,
- * a websocket client that asks and waits for its answer, a bounded poll, and a loopback TCP relay that can make
- * Redis "go away" for the servers while redis-server keeps its data.
+ * a websocket client that asks and waits for its answer, a bounded poll, a loopback TCP relay that can make
+ * Redis "go away" for the servers while redis-server keeps its data, and the opening of a suite on two processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
