@@ -36,7 +36,6 @@ export function startLoadgen() {
   };
 }
 
-/** CPU time (µs, user + system) this process spends while `fn` runs: the server's cost when the load is elsewhere. */
 /**
  * cpuDuring(fn) with a V8 CPU profile of this process over fn only, written to `out` (sampling every 100 µs);
  * `out` '-' runs fn without a profile (e.g. under `valgrind --tool=callgrind`, or to compare CPU figures alone).
@@ -59,6 +58,7 @@ export async function profileDuring(out, fn) {
   }
 }
 
+/** CPU time (µs, user + system) this process spends while `fn` runs: the server's cost when the load is elsewhere. */
 export async function cpuDuring(fn) {
   const c0 = process.cpuUsage();
   const result = await fn();
